@@ -1,0 +1,63 @@
+"""zoom-batch: set Zoom users' profile pictures in bulk.
+
+The command line is the usual way in (``zoom-batch run MANIFEST``); from Python::
+
+    from batch import Config, run_manifest
+
+    summary = await run_manifest(Config(plan="business"), Path("photos.csv"), observer=...)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._config import Config, build_config
+from ._exceptions import (
+    ApiError,
+    ConfigError,
+    CredentialsError,
+    DailyLimitReached,
+    FatalError,
+    InvalidRow,
+    ManifestError,
+    PermanentError,
+    RateLimited,
+    RowError,
+    SetupError,
+    StateError,
+    TokenExpired,
+    TransientError,
+    ZoomBatchError,
+)
+from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
+from ._runner import run_manifest
+from ._simulator import Simulator, SimulatorOptions
+
+__all__ = [
+    "ApiError",
+    "Config",
+    "ConfigError",
+    "CredentialsError",
+    "DailyLimitReached",
+    "FatalError",
+    "InvalidRow",
+    "ManifestError",
+    "ManifestRow",
+    "PermanentError",
+    "PreparedImage",
+    "RateLimited",
+    "RowError",
+    "RowResult",
+    "RunSummary",
+    "SetupError",
+    "Simulator",
+    "SimulatorOptions",
+    "StateError",
+    "Status",
+    "TokenExpired",
+    "TransientError",
+    "ZoomBatchError",
+    "__version__",
+    "build_config",
+    "run_manifest",
+]

@@ -1,0 +1,379 @@
+"""The ``zoom-batch`` command: parse options, build the config, call the library, map outcomes.
+
+Exit codes: 0 every row uploaded or skipped (or valid, in a dry run); 1 at least one row failed,
+invalid, deferred or not attempted; 2 the run could not start (one line on stderr); 130
+interrupted by Ctrl-C, 143 by SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from . import __version__
+from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_file
+from ._exceptions import ConfigError, SetupError
+from ._simulator import SimulatorOptions, load_users_file, serve
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+EXAMPLES = """\
+examples:
+  # try it with no Zoom account: the built-in simulator plays Zoom
+  zoom-batch run samples/manifest.csv --simulate
+
+  # check a manifest and forecast the run; sends nothing, needs no credentials
+  zoom-batch validate photos.csv
+
+  # the real thing (Server-to-Server OAuth app with scope user:write:admin)
+  export ZOOM_ACCOUNT_ID=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=...
+  zoom-batch run photos.csv --plan business --report reports/tonight.csv
+
+  # run again only what failed last time
+  zoom-batch run photos.csv --retry-failed reports/tonight.csv
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_SETUP, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# Simulator settings: (name, type, help). Shared by `simulate` and `run --simulate` (as --sim-*).
+_SIM_OPTIONS: tuple[tuple[str, type, str], ...] = (
+    ("rate-limit", float, "account-wide Medium limit in requests/s (default 20; 0 = none)"),
+    ("daily-limit", int, "uploads accepted per UTC day (default: no daily limit)"),
+    ("fail-rate", float, "share of uploads answered with a 5xx (0..1)"),
+    ("drop-rate", float, "share of uploads whose connection is dropped (0..1)"),
+    ("latency-ms", float, "added latency per upload, in ms"),
+    ("latency-jitter-ms", float, "uniform +/- jitter around the latency, in ms"),
+    ("token-ttl", int, "lifetime of issued tokens, in seconds (default 3600)"),
+    ("seed", int, "random seed for fault injection"),
+)
+
+
+def _add_simulator_options(parser: argparse.ArgumentParser, prefix: str) -> None:
+    for name, kind, text in _SIM_OPTIONS:
+        parser.add_argument(
+            f"--{prefix}{name}", type=kind, metavar="N", help=text, dest=f"sim_{name}"
+        )
+    parser.add_argument(
+        f"--{prefix}users",
+        type=Path,
+        metavar="FILE",
+        dest="sim_users",
+        help="the users the simulator knows, one per line (default: with run, a"
+        " simulator-users.txt beside the manifest; else every user exists)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="zoom-batch",
+        description="Set Zoom users' profile pictures in bulk, paced to the account's rate"
+        " limit, with a per-user report.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"zoom-batch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser(
+        "run",
+        help="upload every picture a manifest names",
+        description="Upload every picture a manifest (CSV or YAML) names and write a report.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate = commands.add_parser(
+        "validate",
+        help="check a manifest and forecast the run; sends nothing",
+        description="Check every row (users, files, images) and forecast the run."
+        " Sends nothing and needs no credentials.",
+    )
+    for sub in (run, validate):
+        sub.add_argument("manifest", type=Path, metavar="MANIFEST", help="CSV or YAML manifest")
+        sub.add_argument("--config", type=Path, metavar="FILE", help="YAML config file")
+        sub.add_argument("--format", choices=("csv", "yaml"), help="manifest format")
+        sub.add_argument("--plan", choices=("free", "pro", "business"), help="account plan")
+        sub.add_argument("--rate", type=float, metavar="N", help="pace in requests/s")
+        sub.add_argument("--report", type=Path, metavar="PATH", help="report CSV path")
+        sub.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
+        sub.add_argument("--fit", action="store_true", default=None, help="convert images")
+        sub.add_argument("--fit-max-edge", type=int, metavar="PX", help="--fit longest edge")
+        sub.add_argument("--root", type=Path, metavar="DIR", help="files must lie inside DIR")
+        sub.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+        sub.add_argument("--log-format", choices=("text", "json"), default="text")
+        sub.add_argument("--log-file", type=Path, metavar="PATH", help="write events here")
+
+    run.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
+    run.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
+    run.add_argument("--concurrency", type=int, metavar="N", help="uploads in flight at once")
+    run.add_argument("--dry-run", action="store_true", default=None, help="check, send nothing")
+    run.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
+    run.add_argument("--state", type=Path, metavar="PATH", help="state store (SQLite) path")
+    run.add_argument("--no-state", action="store_true", default=None, help="no skip, no resume")
+    run.add_argument("--force", action="store_true", default=None, help="upload even unchanged")
+    run.add_argument(
+        "--retry-failed", type=Path, metavar="REPORT", help="only rows that report left undone"
+    )
+    run.add_argument(
+        "--wait-for-quota",
+        action="store_true",
+        default=None,
+        help="when the daily quota runs out, wait for it instead of stopping",
+    )
+    run.add_argument("--max-attempts", type=int, metavar="N", help="requests per row (5)")
+    run.add_argument("--max-retry-time", type=float, metavar="S", help="seconds per row (300)")
+    run.add_argument("--connect-timeout", type=float, metavar="S", help="default 10")
+    run.add_argument("--request-timeout", type=float, metavar="S", help="default 60")
+    sim_group = run.add_argument_group("simulator settings (with --simulate)")
+    _add_simulator_options(sim_group, "sim-")  # type: ignore[arg-type]
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve the Zoom simulator in the foreground",
+        description="Serve a local Zoom simulator (OAuth and picture upload) until Ctrl-C.",
+    )
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=0, help="default: a free port")
+    simulate.add_argument("--config", type=Path, metavar="FILE", help="YAML with simulator:")
+    _add_simulator_options(simulate, "")
+
+    scan = commands.add_parser(
+        "scan",
+        help="build a manifest from a folder of photos named after users",
+        description="Build a manifest from photo files named jane.doe@example.com.jpg or"
+        " jane.doe.jpg (with --domain).",
+    )
+    scan.add_argument("folder", type=Path, metavar="DIR")
+    scan.add_argument("--domain", help="domain for file names that are local parts only")
+    scan.add_argument("--output", type=Path, metavar="PATH", default=Path("manifest.csv"))
+    return parser
+
+
+# -- run / validate ------------------------------------------------------------------------
+
+_FLAG_KEYS = (
+    "plan",
+    "rate",
+    "report",
+    "html",
+    "fit",
+    "fit_max_edge",
+    "root",
+    "api_url",
+    "oauth_url",
+    "concurrency",
+    "dry_run",
+    "state",
+    "no_state",
+    "force",
+    "retry_failed",
+    "wait_for_quota",
+    "max_attempts",
+    "max_retry_time",
+    "connect_timeout",
+    "request_timeout",
+)
+
+
+def _simulator_options(
+    args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
+) -> SimulatorOptions:
+    values: dict[str, Any] = {}
+    known = {name.replace("-", "_") for name, _, _ in _SIM_OPTIONS} | {"users"}
+    for key, value in section.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"simulator: unknown setting {key!r}")
+        values[name] = value
+    for name, _, _ in _SIM_OPTIONS:
+        value = getattr(args, "sim_" + name, None)
+        if value is not None:
+            values[name.replace("-", "_")] = value
+    users = getattr(args, "sim_users", None) or values.pop("users", None)
+    if users is None and manifest is not None:
+        beside = manifest.parent / "simulator-users.txt"
+        users = beside if beside.is_file() else None
+    try:
+        if users is not None:
+            values["users"] = load_users_file(Path(users))
+        return SimulatorOptions(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"simulator: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"simulator users file {users}: {exc.strerror or exc}") from None
+
+
+def _load_settings(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[Config, dict[str, Any]]:
+    file_settings: dict[str, Any] = {}
+    if args.config is not None:
+        file_settings = read_config_file(args.config, environ)
+    flags = {key: getattr(args, key, None) for key in _FLAG_KEYS}
+    if args.command == "validate":
+        flags["dry_run"] = True
+    config = build_config(
+        flags, environ=environ, file_settings=file_settings, file_name=str(args.config)
+    )
+    return config, file_settings
+
+
+def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStack) -> Any:
+    from ._progress import ConsoleProgress, JsonLog, Observers, TextLog
+
+    console = ConsoleProgress(stream=err, quiet=args.quiet, manifest=str(args.manifest))
+    stack.callback(console.close)
+    observers: list[Any] = [console]
+    if args.log_file is not None or args.log_format == "json":
+        if args.log_file is not None:
+            try:
+                stream: TextIO = stack.enter_context(args.log_file.open("a", encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"--log-file: cannot write {args.log_file} ({exc.strerror})") from None
+        else:
+            stream = sys.stdout
+        observers.append(JsonLog(stream) if args.log_format == "json" else TextLog(stream))
+    return Observers(*observers)
+
+
+async def _execute(
+    args: argparse.Namespace, config: Config, simulator: SimulatorOptions | None, err: TextIO
+) -> int:
+    from ._pool import BatchRun
+    from ._runner import run_manifest
+
+    received: list[int] = []
+    runs: list[BatchRun] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(number: int) -> None:
+        received.append(number)
+        if runs:
+            reason = "interrupted (Ctrl-C)" if number == signal.SIGINT else "terminated (SIGTERM)"
+            if len(received) == 1:
+                print(
+                    f"\nzoom-batch: {reason}: finishing uploads in flight"
+                    " (press Ctrl-C again to abort them)",
+                    file=err,
+                    flush=True,
+                )
+            runs[0].stop(reason=reason)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(number, on_signal, number)
+    with contextlib.ExitStack() as stack:
+        observer = _observers(args, err, stack)
+        summary = await run_manifest(
+            config,
+            args.manifest,
+            manifest_format=args.format,
+            observer=observer,
+            simulator=simulator,
+            on_start=runs.append,
+        )
+    if received:
+        return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
+    return summary.exit_code
+
+
+def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: TextIO) -> int:
+    config, file_settings = _load_settings(args, environ)
+    simulator = None
+    if getattr(args, "simulate", False):
+        section = file_settings.get("simulator") or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
+        simulator = _simulator_options(args, section, args.manifest)
+    return asyncio.run(_execute(args, config, simulator, err))
+
+
+# -- simulate ------------------------------------------------------------------------------
+
+
+def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    section: dict[str, Any] = {}
+    if args.config is not None:
+        settings = read_config_file(args.config, environ)
+        raw = settings.get("simulator") or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
+        section = raw
+    options = _simulator_options(args, section, None)
+
+    def ready(url: str) -> None:
+        limit = f"{options.rate_limit:g}/s" if options.rate_limit else "no limit"
+        print(f"Zoom simulator listening on {url}  (Medium rate limit: {limit})", file=out)
+        print(f"  --api-url {url}/v2 --oauth-url {url}/oauth/token", file=out)
+        print(
+            f"  ZOOM_ACCOUNT_ID={options.account_id} ZOOM_CLIENT_ID={options.client_id}"
+            " ZOOM_CLIENT_SECRET=<the simulator's; see configs/simulator.yaml>",
+            file=out,
+        )
+        print("Press Ctrl-C to stop.", file=out, flush=True)
+
+    try:
+        asyncio.run(serve(options, args.host, args.port, ready=ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+# -- scan ----------------------------------------------------------------------------------
+
+
+def _scan_command(args: argparse.Namespace, out: TextIO) -> int:
+    from ._scan import scan_folder, write_manifest
+
+    result = scan_folder(args.folder, domain=args.domain)
+    try:
+        write_manifest(result, args.output)
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"mapped {len(result.mapped):,} files → {args.output}", file=out)
+    if result.unmapped:
+        print(f"{len(result.unmapped):,} not mapped:", file=out)
+        for path, reason in result.unmapped:
+            print(f"  {path}: {reason}", file=out)
+    return EXIT_OK if not result.unmapped else EXIT_PROBLEMS
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zoom-batch`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environ = dict(os.environ)
+    try:
+        if args.command in ("run", "validate"):
+            return _run_command(args, environ, sys.stderr)
+        if args.command == "simulate":
+            return _simulate_command(args, environ, sys.stdout)
+        return _scan_command(args, sys.stdout)
+    except SetupError as exc:
+        print(f"zoom-batch: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("zoom-batch: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+
+
+__all__ = ["MEDIUM_RATE", "PLAN_NAMES", "build_parser", "main"]

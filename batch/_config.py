@@ -1,0 +1,303 @@
+"""Run configuration: one frozen object, built once from flags, environment, file and defaults.
+
+Precedence, highest first: command-line flag > environment variable > config file > built-in
+default. Values are validated here, once, with messages that name the bad key; the rest of the
+package trusts a :class:`Config` it is handed and never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._exceptions import ConfigError
+
+DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
+
+#: The Medium rate-limit label, requests per second for the whole account (ZOOM_API.md).
+MEDIUM_RATE = {"free": 2.0, "pro": 20.0, "business": 60.0}
+PLAN_NAMES = {"free": "Free", "pro": "Pro", "business": "Business"}
+
+#: Environment variables read, and the config key each one sets.
+ENVIRONMENT = {
+    "ZOOM_ACCOUNT_ID": "account_id",
+    "ZOOM_CLIENT_ID": "client_id",
+    "ZOOM_CLIENT_SECRET": "client_secret",
+    "ZOOM_ACCESS_TOKEN": "access_token",
+    "ZOOM_API_URL": "api_url",
+    "ZOOM_OAUTH_URL": "oauth_url",
+    "ZOOM_PLAN": "plan",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Everything a run needs to know. Build it with :func:`build_config`."""
+
+    # Where Zoom is.
+    api_url: str = DEFAULT_API_URL
+    #: True when api_url was set by the operator; otherwise the token's ``api_url`` wins.
+    api_url_explicit: bool = False
+    oauth_url: str = DEFAULT_OAUTH_URL
+    # Server-to-Server OAuth credentials, or a static token. Never printed.
+    account_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    # Pace and pool.
+    plan: str = "pro"
+    rate: float | None = None  #: requests/s; None = the plan's Medium limit
+    concurrency: int | None = None  #: None = derived from the rate
+    connect_timeout: float = 10.0
+    request_timeout: float = 60.0
+    max_attempts: int = 5  #: requests per row, not counting waits on a per-second 429
+    max_retry_time: float = 300.0  #: seconds per row across all its attempts
+    wait_for_quota: bool = False
+    # What to send.
+    force: bool = False
+    fit: bool = False
+    fit_max_edge: int = 1024
+    root: Path | None = None
+    dry_run: bool = False
+    # Where results go.
+    report: Path | None = None
+    html: Path | None = None
+    state: Path | None = None
+    no_state: bool = False
+    retry_failed: Path | None = None
+
+    @property
+    def ceiling(self) -> float:
+        """The pace ceiling in requests per second."""
+        return self.rate if self.rate is not None else MEDIUM_RATE[self.plan]
+
+    @property
+    def workers(self) -> int:
+        """Concurrency: enough uploads in flight to hold the pace at ~300 ms latency."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return max(8, min(64, math.ceil(self.ceiling * 0.8)))
+
+    @property
+    def has_oauth(self) -> bool:
+        return bool(self.account_id and self.client_id and self.client_secret)
+
+
+# How each key is parsed from a string (flag, environment or file), and checked.
+def _positive_float(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{key}: must be a positive number, got {value!r}")
+    return number
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{key}: must be at least 1, got {value!r}")
+    return number
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _text(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ConfigError(f"{key}: expected text, got {type(value).__name__}")
+    text = str(value).strip()
+    return text or None
+
+
+def _url(key: str, value: Any) -> str | None:
+    text = _text(key, value)
+    if text is None:
+        return None
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise ConfigError(f"{key}: expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+def _plan(key: str, value: Any) -> str:
+    text = str(value).strip().lower()
+    if text == "business+":
+        text = "business"
+    if text not in MEDIUM_RATE:
+        raise ConfigError(f"{key}: expected one of free, pro, business; got {value!r}")
+    return text
+
+
+def _path(key: str, value: Any) -> Path | None:
+    text = _text(key, value)
+    return Path(text).expanduser() if text else None
+
+
+_PARSERS: dict[str, Any] = {
+    "api_url": _url,
+    "oauth_url": _url,
+    "account_id": _text,
+    "client_id": _text,
+    "client_secret": _text,
+    "access_token": _text,
+    "plan": _plan,
+    "rate": _positive_float,
+    "concurrency": _positive_int,
+    "connect_timeout": _positive_float,
+    "request_timeout": _positive_float,
+    "max_attempts": _positive_int,
+    "max_retry_time": _positive_float,
+    "wait_for_quota": _boolean,
+    "force": _boolean,
+    "fit": _boolean,
+    "fit_max_edge": _positive_int,
+    "root": _path,
+    "dry_run": _boolean,
+    "report": _path,
+    "html": _path,
+    "state": _path,
+    "no_state": _boolean,
+    "retry_failed": _path,
+}
+
+#: Keys a config file may hold besides the run settings above.
+FILE_SECTIONS = ("simulator",)
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute(text: str, environ: Mapping[str, str]) -> str | None:
+    """Replace ``${VAR}`` and ``${VAR:-default}``; None when a bare reference is unset."""
+    missing = False
+
+    def one(match: re.Match[str]) -> str:
+        nonlocal missing
+        value = environ.get(match.group(1))
+        if value:
+            return value
+        if match.group(2) is not None:
+            return match.group(2)
+        missing = True
+        return ""
+
+    result = _ENV_REFERENCE.sub(one, text)
+    # A value that is only an unset reference means "not set here", so that a config file
+    # can say ``client_secret: ${ZOOM_CLIENT_SECRET}`` and a dry run still needs no secret.
+    return None if missing and not result.strip() else result
+
+
+def read_config_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read a YAML config file, substitute ``${ENV}`` references, reject unknown keys."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).strip().replace("-", "_")
+        if name not in _PARSERS and name not in FILE_SECTIONS:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+        result[name] = _expand(value, environ)
+    return result
+
+
+def _expand(value: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return _substitute(value, environ)
+    if isinstance(value, dict):
+        return {k: _expand(v, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, environ) for v in value]
+    return value
+
+
+def build_config(
+    flags: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    file_settings: Mapping[str, Any] | None = None,
+    file_name: str = "config",
+) -> Config:
+    """Merge flags > environment > file > defaults into a validated :class:`Config`.
+
+    ``flags`` holds only the options the operator gave (None values are ignored).
+    """
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in (file_settings or {}).items():
+        if key in _PARSERS and value is not None:
+            merged[key], sources[key] = value, f"{file_name}: {key}"
+    for variable, key in ENVIRONMENT.items():
+        value = environ.get(variable)
+        if value is not None and value.strip():
+            merged[key], sources[key] = value, variable
+    for key, value in flags.items():
+        if key not in _PARSERS:
+            raise ConfigError(f"unknown setting {key!r}")
+        if value is not None:
+            merged[key], sources[key] = value, "--" + key.replace("_", "-")
+    values: dict[str, Any] = {}
+    for key, value in merged.items():
+        values[key] = _PARSERS[key](sources[key], value)
+    values = {k: v for k, v in values.items() if v is not None}
+    values["api_url_explicit"] = "api_url" in values
+    config = Config(**values)
+    if config.rate is not None and config.rate > 100_000:
+        raise ConfigError(f"{sources['rate']}: {config.rate:g} requests/s is not a sensible pace")
+    return config
+
+
+def simulator_settings(file_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``simulator:`` section of a config file, or an empty mapping."""
+    section = file_settings.get("simulator") or {}
+    if not isinstance(section, dict):
+        raise ConfigError("simulator: expected a mapping of simulator settings")
+    return dict(section)
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    """A copy of ``config`` with some fields changed (e.g. pointing it at the simulator)."""
+    known = {f.name for f in fields(Config)}
+    unknown = set(changes) - known
+    if unknown:
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
+    return replace(config, **changes)
+

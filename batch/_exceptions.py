@@ -1,0 +1,123 @@
+"""The one exception tree of zoom-batch.
+
+::
+
+    ZoomBatchError
+    ├── SetupError                 the run cannot start (CLI exit 2); message names the culprit
+    │   ├── ConfigError            a bad setting: names the key or flag
+    │   ├── ManifestError          unreadable or malformed manifest: names the file and line
+    │   ├── CredentialsError       no usable credentials: names the variables to set
+    │   └── StateError             state store locked by another run, corrupt or foreign
+    ├── RowError                   one row's outcome; caught by the pool, never escapes it
+    │   ├── InvalidRow             caught before any request (bad user, missing file, not an image)
+    │   └── ApiError               Zoom (or the network) answered badly for this row
+    │       ├── TransientError     retry with backoff: 5xx, connection faults, timeouts
+    │       │   └── RateLimited    per-second 429: the whole pool slows down
+    │       ├── TokenExpired       401/124: renew the token once, then retry
+    │       ├── PermanentError     other 4xx: report, never retry
+    │       └── FatalError         stop the whole run cleanly and report what is left
+    │           └── DailyLimitReached   daily quota spent: rows left become ``deferred``
+
+aiohttp's exceptions are translated into these in exactly one place, ``_client.py``;
+the retry policy and the pool speak only these types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ZoomBatchError(Exception):
+    """Base class of every error zoom-batch raises on purpose."""
+
+
+class SetupError(ZoomBatchError):
+    """The run cannot start. The message is one line meant for the operator."""
+
+
+class ConfigError(SetupError):
+    """A setting is missing or has a bad value."""
+
+
+class ManifestError(SetupError):
+    """The manifest as a whole cannot be read."""
+
+
+class CredentialsError(SetupError):
+    """No usable Zoom credentials were given, or Zoom refused them."""
+
+
+class StateError(SetupError):
+    """The state store cannot be used (locked, corrupt, foreign)."""
+
+
+class RowError(ZoomBatchError):
+    """One row's outcome other than success. Carries a plain-words message."""
+
+
+class InvalidRow(RowError):
+    """The row was refused before any request was sent for it."""
+
+
+class ApiError(RowError):
+    """Zoom, or the way to it, answered this row's request badly."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        zoom_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.zoom_code = zoom_code
+
+
+class TransientError(ApiError):
+    """Worth retrying after a backoff."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        zoom_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, zoom_code=zoom_code)
+        #: Seconds the server asked us to wait, when it said so.
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """Per-second rate limit (429, not the daily one): the pool slows down."""
+
+
+class TokenExpired(ApiError):
+    """The access token was refused as invalid or expired (401, code 124)."""
+
+
+class PermanentError(ApiError):
+    """Zoom refused this row for a reason that retrying will not change."""
+
+
+class FatalError(ApiError):
+    """Nothing more can succeed in this run; stop sending and report the rest."""
+
+
+class DailyLimitReached(FatalError):
+    """The account's daily quota for the Medium label is spent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = 429,
+        zoom_code: int | None = 429,
+        resets_at: datetime | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, zoom_code=zoom_code)
+        #: When the quota returns (UTC), from ``Retry-After`` or else the next midnight UTC.
+        self.resets_at = resets_at

@@ -1,0 +1,338 @@
+"""Reading the manifest: CSV or YAML, streamed row by row, never held in memory as a whole.
+
+:func:`open_manifest` makes one streaming pass that checks the whole file (encoding, structure,
+columns) and counts the rows, so that a problem on line 90,000 stops the run before any upload
+rather than in the middle of it. :meth:`Manifest.rows` then streams the rows again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+from ._exceptions import ManifestError
+from ._models import ManifestRow
+
+#: Accepted header names, compared lower-cased with spaces trimmed; the first present wins.
+USER_COLUMNS = ("email", "user", "user_id", "userid")
+FILE_COLUMNS = ("file", "photo", "picture", "path")
+_USER_SHOWN = "email, user, user_id, userId"
+_FILE_SHOWN = "file, photo, picture, path"
+
+FORMATS = {".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
+
+csv.field_size_limit(1 << 20)  # a 1 MB cell is a broken file, not a manifest
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked manifest file; :meth:`rows` streams its rows."""
+
+    path: Path
+    format: str
+    total: int  #: data rows (blank lines and rows with every cell empty are not rows)
+    user_column: str
+    file_column: str
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def rows(self) -> Iterator[ManifestRow]:
+        """Stream the rows in file order, numbered from 1."""
+        if self.format == "csv":
+            return _csv_rows(self.path, self.folder)
+        return _yaml_rows(self.path, self.folder)
+
+    def resolve(self, file: str) -> Path | None:
+        """The path a ``file`` cell names: relative paths start at the manifest's folder."""
+        return resolve_file(file, self.folder)
+
+
+def resolve_file(file: str, folder: Path) -> Path | None:
+    text = file.strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def open_manifest(path: Path, *, format: str | None = None) -> Manifest:
+    """Check a manifest from end to end and count its rows. Raises :class:`ManifestError`."""
+    fmt = format.lower() if format else FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ManifestError(
+            f"{path}: cannot tell the manifest format from the extension {path.suffix!r}"
+            " — name it .csv, .yaml or .yml, or pass --format csv|yaml"
+        )
+    if fmt not in ("csv", "yaml"):
+        raise ManifestError(f"--format: expected csv or yaml, got {format!r}")
+    _check_readable(path)
+    if fmt == "csv":
+        user_col, file_col, total = _csv_scan(path)
+    else:
+        user_col, file_col, total = _yaml_scan(path)
+    return Manifest(path, fmt, total, user_col, file_col)
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: is a directory, not a manifest file") from None
+    except PermissionError:
+        raise ManifestError(f"{path}: permission denied reading the manifest") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise ManifestError(f"{path}: the manifest is empty")
+    if b"\x00" in head:
+        raise ManifestError(f"{path}: not a text file (it holds binary data) — export it as CSV")
+
+
+def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:
+    # utf-8-sig drops a BOM when there is one; strict errors so a Latin-1 export is reported.
+    return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def _not_utf8(path: Path, line: int) -> ManifestError:
+    return ManifestError(
+        f"{path}: line {line}: not UTF-8 text — save the manifest as CSV UTF-8 and try again"
+    )
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _header_columns(path: Path, header: list[str]) -> tuple[int, int, str, str]:
+    names = [cell.strip().lower() for cell in header]
+    user = next((n for n in USER_COLUMNS if n in names), None)
+    file = next((n for n in FILE_COLUMNS if n in names), None)
+    found = ", ".join(cell.strip() for cell in header if cell.strip()) or "none"
+    if user is None:
+        raise ManifestError(
+            f"{path}: line 1: no user column — found columns: {found}; accepted: {_USER_SHOWN}"
+        )
+    if file is None:
+        raise ManifestError(
+            f"{path}: line 1: no file column — found columns: {found}; accepted: {_FILE_SHOWN}"
+        )
+    return names.index(user), names.index(file), header[names.index(user)].strip(), header[
+        names.index(file)
+    ].strip()
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(starting line, cells) for every record, header included; errors name the line."""
+    with path.open("rb") as handle:
+        text = _text_stream(handle)
+        reader = csv.reader(text, strict=False)
+        line = 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise _not_utf8(path, reader.line_num + 1) from None
+            except csv.Error as exc:
+                raise ManifestError(f"{path}: line {reader.line_num}: {exc}") from None
+            yield line, cells
+            line = reader.line_num + 1
+
+
+def _blank(cells: list[str]) -> bool:
+    return all(not cell.strip() for cell in cells)
+
+
+def _csv_scan(path: Path) -> tuple[str, str, int]:
+    records = _csv_records(path)
+    for _line, header in records:
+        if not _blank(header):
+            break
+    else:
+        raise ManifestError(f"{path}: the manifest is empty")
+    _, _, user_col, file_col = _header_columns(path, header)
+    total = sum(1 for _line, cells in records if not _blank(cells))
+    if total == 0:
+        raise ManifestError(f"{path}: the manifest has a header but no rows")
+    return user_col, file_col, total
+
+
+def _csv_rows(path: Path, folder: Path) -> Iterator[ManifestRow]:
+    records = _csv_records(path)
+    for _line, header in records:
+        if not _blank(header):
+            break
+    else:
+        return
+    user_index, file_index, _, _ = _header_columns(path, header)
+    number = 0
+    for line, cells in records:
+        if _blank(cells):
+            continue
+        number += 1
+        user = cells[user_index].strip() if user_index < len(cells) else ""
+        file = cells[file_index].strip() if file_index < len(cells) else ""
+        yield ManifestRow(number, line, user, file, resolve_file(file, folder))
+
+
+# --- YAML -----------------------------------------------------------------------------------
+#
+# Streamed from parser events (yaml.parse), not yaml.safe_load, so a 100,000-row YAML manifest
+# is never built in memory as one list. Scalars keep their text as written: a Zoom user ID
+# such as 0123 or "no" is never turned into a number or a boolean.
+
+try:  # the C parser is ~10x faster; fall back to pure Python where libyaml is missing
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    line: int
+    user: str
+    file: str
+
+
+def _yaml_events(path: Path) -> Iterator[yaml.Event]:
+    with path.open("rb") as handle:
+        decoder = codecs.getreader("utf-8-sig")(handle, errors="strict")
+        try:
+            yield from yaml.parse(decoder, Loader=_Loader)
+        except UnicodeDecodeError:
+            raise ManifestError(
+                f"{path}: not UTF-8 text — save the manifest as UTF-8 and try again"
+            ) from None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ManifestError(f"{path}: {where}malformed YAML ({exc.problem})") from None
+        except yaml.YAMLError as exc:
+            raise ManifestError(f"{path}: malformed YAML ({exc})") from None
+
+
+def _line(event: yaml.Event) -> int:
+    return int(event.start_mark.line) + 1
+
+
+def _skip_node(first: yaml.Event, events: Iterator[yaml.Event]) -> None:
+    """Consume the rest of a node whose first event was ``first``."""
+    depth = 1 if isinstance(first, yaml.CollectionStartEvent) else 0
+    while depth:
+        event = next(events)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _shape_error(path: Path, event: yaml.Event, what: str) -> ManifestError:
+    return ManifestError(
+        f"{path}: line {_line(event)}: {what} — expected a list of mappings with"
+        " 'email' and 'file' keys, or a mapping of user: file"
+    )
+
+
+def _scalar(path: Path, event: yaml.Event, events: Iterator[yaml.Event], key: str) -> str:
+    if isinstance(event, yaml.ScalarEvent):
+        text = str(event.value)
+        # An unquoted null/~ is "no value", not the user called "null".
+        if event.implicit[0] and text in ("~", "null", "Null", "NULL"):
+            return ""
+        return text.strip()
+    if isinstance(event, yaml.AliasEvent):
+        raise _shape_error(path, event, f"'{key}' is an alias; write the value out")
+    _skip_node(event, events)
+    raise _shape_error(path, event, f"'{key}' holds a list or mapping, not text")
+
+
+def _yaml_items(path: Path) -> Iterator[_Item]:
+    events = _yaml_events(path)
+    documents = 0
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _shape_error(path, event, "more than one YAML document")
+            continue
+        if isinstance(event, yaml.SequenceStartEvent):
+            yield from _yaml_list(path, events)
+        elif isinstance(event, yaml.MappingStartEvent):
+            yield from _yaml_mapping(path, events)
+        elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+            if isinstance(event, yaml.ScalarEvent) and event.value == "" and event.implicit[0]:
+                continue  # an empty document
+            raise _shape_error(path, event, "the manifest is a single value")
+
+
+def _yaml_list(path: Path, events: Iterator[yaml.Event]) -> Iterator[_Item]:
+    for event in events:
+        if isinstance(event, yaml.SequenceEndEvent):
+            return
+        if not isinstance(event, yaml.MappingStartEvent):
+            if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                raise _shape_error(path, event, "a list item is not a mapping")
+            _skip_node(event, events)
+            raise _shape_error(path, event, "a list item is not a mapping")
+        start = _line(event)
+        values: dict[str, str] = {}
+        seen: list[str] = []
+        while True:
+            key_event = next(events)
+            if isinstance(key_event, yaml.MappingEndEvent):
+                break
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise _shape_error(path, key_event, "a key is not text")
+            name = str(key_event.value).strip()
+            lowered = name.lower()
+            seen.append(name)
+            value_event = next(events)
+            if lowered in USER_COLUMNS or lowered in FILE_COLUMNS:
+                values.setdefault(lowered, _scalar(path, value_event, events, name))
+            else:
+                _skip_node(value_event, events)
+        user_key = next((n for n in USER_COLUMNS if n in values), None)
+        file_key = next((n for n in FILE_COLUMNS if n in values), None)
+        if user_key is None or file_key is None:
+            missing = "user" if user_key is None else "file"
+            accepted = _USER_SHOWN if user_key is None else _FILE_SHOWN
+            found = ", ".join(seen) or "none"
+            raise ManifestError(
+                f"{path}: line {start}: no {missing} key — found keys: {found}; accepted: {accepted}"
+            )
+        yield _Item(start, values[user_key], values[file_key])
+
+
+def _yaml_mapping(path: Path, events: Iterator[yaml.Event]) -> Iterator[_Item]:
+    for event in events:
+        if isinstance(event, yaml.MappingEndEvent):
+            return
+        if not isinstance(event, yaml.ScalarEvent):
+            raise _shape_error(path, event, "a key is not text")
+        user = str(event.value).strip()
+        value_event = next(events)
+        yield _Item(_line(event), user, _scalar(path, value_event, events, user))
+
+
+def _yaml_scan(path: Path) -> tuple[str, str, int]:
+    total = sum(1 for _ in _yaml_items(path))
+    if total == 0:
+        raise ManifestError(f"{path}: the manifest is empty")
+    return "email", "file", total
+
+
+def _yaml_rows(path: Path, folder: Path) -> Iterator[ManifestRow]:
+    for number, item in enumerate(_yaml_items(path), start=1):
+        yield ManifestRow(number, item.line, item.user, item.file, resolve_file(item.file, folder))

@@ -1,0 +1,100 @@
+"""Plain data passed between the modules: manifest rows, prepared images, row results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Status(enum.StrEnum):
+    """A row's final status in the report."""
+
+    UPLOADED = "uploaded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    INVALID = "invalid"
+    DEFERRED = "deferred"
+    NOT_ATTEMPTED = "not_attempted"
+    VALID = "valid"  # dry run only
+
+    @property
+    def ok(self) -> bool:
+        """True for the statuses that do not make the run's exit code 1."""
+        return self in (Status.UPLOADED, Status.SKIPPED, Status.VALID)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """One data row of the manifest, as written, plus where it came from."""
+
+    row: int  #: 1-based number of the data row (the header is not counted)
+    line: int  #: line of the manifest file where the row starts
+    user: str  #: the user as written, surrounding spaces trimmed
+    file: str  #: the file as written
+    path: Path | None  #: ``file`` resolved against the manifest's folder; None when empty
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """An image ready to send: the exact bytes, their type and their digest."""
+
+    data: bytes
+    filename: str  #: filename sent in the multipart part (Zoom refuses a part without one)
+    content_type: str  #: ``image/jpeg`` or ``image/png``, from the bytes, not the extension
+    sha256: str  #: hex digest of ``data``
+    width: int
+    height: int
+    original_size: int | None = None  #: bytes of the source file when ``--fit`` re-encoded it
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def fitted(self) -> bool:
+        return self.original_size is not None
+
+
+@dataclass(slots=True)
+class RowResult:
+    """The outcome of one manifest row: one line of the report."""
+
+    row: int
+    user: str
+    file: str
+    status: Status
+    message: str = ""
+    http_status: int | None = None
+    zoom_code: int | None = None
+    attempts: int = 0
+    bytes: int | None = None
+    sha256: str | None = None
+    duration_ms: int | None = None
+    finished_at: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, for the closing table, the JSON summary and the logs."""
+
+    counts: dict[Status, int]
+    started_at: str  #: ISO-8601 UTC
+    finished_at: str  #: ISO-8601 UTC
+    duration_s: float
+    requests_sent: int  #: upload requests sent (token requests not counted)
+    uploads_per_second: float
+    dry_run: bool = False
+    interrupted: bool = False
+    resumes_at: str | None = None  #: when the daily quota returns, if it ran out (ISO-8601 UTC)
+    report_path: str | None = None
+    summary_path: str | None = None
+    html_path: str | None = None
+    exit_code: int = 0
+    rate: float = 0.0  #: the target pace, requests per second
+    total: int = 0
+
+    @property
+    def problems(self) -> int:
+        return sum(n for status, n in self.counts.items() if not status.ok)
