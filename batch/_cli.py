@@ -24,6 +24,7 @@ from ._simulator import SimulatorOptions, load_users_file, serve
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+EXIT_INTERNAL = 70  # EX_SOFTWARE
 
 EXAMPLES = """\
 examples:
@@ -274,7 +275,8 @@ async def _execute(
             runs[0].stop(reason=reason)
 
     for number in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+        # Not on Windows, nor outside the main thread (tests run the CLI in a thread).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(number, on_signal, number)
     with contextlib.ExitStack() as stack:
         observer = _observers(args, err, stack)
@@ -374,6 +376,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("zoom-batch: interrupted", file=sys.stderr)
         return EXIT_SIGINT
+    except Exception as exc:  # a bug: one line, not a traceback, unless asked for
+        if environ.get("ZOOM_BATCH_DEBUG"):
+            raise
+        print(
+            f"zoom-batch: internal error: {type(exc).__name__}: {exc}"
+            " (set ZOOM_BATCH_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 __all__ = ["MEDIUM_RATE", "PLAN_NAMES", "build_parser", "main"]

@@ -127,6 +127,8 @@ def _boolean(key: str, value: Any) -> bool:
 def _text(key: str, value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, Path):
+        return str(value)
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise ConfigError(f"{key}: expected text, got {type(value).__name__}")
     text = str(value).strip()

@@ -105,10 +105,26 @@ def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:
     return io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
 
 
-def _not_utf8(path: Path, line: int) -> ManifestError:
+def _not_utf8(path: Path) -> ManifestError:
     return ManifestError(
-        f"{path}: line {line}: not UTF-8 text — save the manifest as CSV UTF-8 and try again"
+        f"{path}: line {_first_bad_utf8_line(path)}: not UTF-8 text"
+        " — save the manifest as UTF-8 (in Excel: CSV UTF-8) and try again"
     )
+
+
+def _first_bad_utf8_line(path: Path) -> int:
+    """The line holding the first byte that is not UTF-8 (decoders read ahead in chunks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    line = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(65536):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is this chunk plus any partial character held from the last one.
+                return line + bytes(exc.object[: exc.start]).count(b"\n")
+            line += chunk.count(b"\n")
+    return line
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -144,7 +160,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except UnicodeDecodeError:
-                raise _not_utf8(path, reader.line_num + 1) from None
+                raise _not_utf8(path) from None
             except csv.Error as exc:
                 raise ManifestError(f"{path}: line {reader.line_num}: {exc}") from None
             yield line, cells
@@ -212,9 +228,7 @@ def _yaml_events(path: Path) -> Iterator[yaml.Event]:
         try:
             yield from yaml.parse(decoder, Loader=_Loader)
         except UnicodeDecodeError:
-            raise ManifestError(
-                f"{path}: not UTF-8 text — save the manifest as UTF-8 and try again"
-            ) from None
+            raise _not_utf8(path) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -290,6 +290,7 @@ class BatchRun:
                 row, Status.SKIPPED, f"not retried: done in {self._retry_source}"
             )
         tries = _Attempts(started=begun)
+        meta: PreparedImage | None = None
         try:
             # The duplicate check must run before the first await, in manifest order.
             user = self._checker.check_user_of(row)
@@ -312,6 +313,8 @@ class BatchRun:
             result = self._failed(row, exc, tries)
         except ApiError as exc:
             result = self._failed(row, exc, tries)
+        if meta is not None and result.sha256 is None:
+            result.bytes, result.sha256 = meta.size, meta.sha256
         result.duration_ms = round((self._clock() - begun) * 1000)
         return result
 
