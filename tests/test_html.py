@@ -1,0 +1,352 @@
+"""The HTML contact sheet: one card per report row, problems first, self-contained and escaped."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from batch._html import write_contact_sheet
+
+HEADER = [
+    "row",
+    "user",
+    "file",
+    "status",
+    "http_status",
+    "zoom_code",
+    "message",
+    "attempts",
+    "bytes",
+    "sha256",
+    "duration_ms",
+    "finished_at",
+]
+
+Row = tuple[int, str, str, str, str]  # row, user, file, status, message
+
+
+def _photo(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (120, 120)) -> None:
+    Image.new("RGB", size, colour).save(path, "JPEG", quality=90)
+
+
+def _report(path: Path, rows: Sequence[Row], *, extra_column: bool = False) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*HEADER, "later_column"] if extra_column else HEADER)
+        for row, user, file, status, message in rows:
+            http = "404" if status == "failed" else ""
+            code = "1001" if status == "failed" else ""
+            line = [row, user, file, status, http, code, message, 1, "", "", "", ""]
+            writer.writerow([*line, "x"] if extra_column else line)
+    return path
+
+
+def _resolver(folder: Path) -> Callable[[str], Path | None]:
+    return lambda file: folder / file if file else None
+
+
+def _sheet(
+    tmp_path: Path,
+    rows: Sequence[Row],
+    *,
+    title: str = "Run of Monday",
+    counts: dict[str, int] | None = None,
+    max_thumbnails: int = 2000,
+    extra_column: bool = False,
+) -> str:
+    report = _report(tmp_path / "report.csv", rows, extra_column=extra_column)
+    out = tmp_path / "sheet.html"
+    if counts is None:
+        counts = {}
+        for _, _, _, status, _ in rows:
+            counts[status] = counts.get(status, 0) + 1
+    write_contact_sheet(
+        out,
+        report,
+        resolve=_resolver(tmp_path),
+        title=title,
+        counts=counts,
+        max_thumbnails=max_thumbnails,
+    )
+    return out.read_text(encoding="utf-8")
+
+
+def _users(page: str) -> list[str]:
+    return re.findall(r'<div class="user">(.*?)</div>', page)
+
+
+def _thumbnails(page: str) -> list[Image.Image]:
+    uris = re.findall(r'<img class="thumb" src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)
+    return [Image.open(io.BytesIO(base64.b64decode(uri))) for uri in uris]
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> list[Row]:
+    """Seven rows, one of each status, every photo present."""
+    statuses = ["uploaded", "failed", "skipped", "invalid", "deferred", "valid", "not_attempted"]
+    rows: list[Row] = []
+    for i, status in enumerate(statuses, start=1):
+        _photo(tmp_path / f"u{i}.jpg", (30 * i, 200, 120))
+        rows.append((i, f"u{i}@example.com", f"u{i}.jpg", status, f"message {i}"))
+    return rows
+
+
+def test_one_card_and_one_thumbnail_per_row(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed)
+    assert page.count("<article") == 7
+    assert page.count("<img") == 7
+    assert len(_thumbnails(page)) == 7
+
+
+def test_problems_first_then_the_rest_each_in_manifest_order(
+    tmp_path: Path, mixed: list[Row]
+) -> None:
+    page = _sheet(tmp_path, mixed)
+    assert _users(page) == [
+        "u2@example.com",  # failed
+        "u4@example.com",  # invalid
+        "u5@example.com",  # deferred
+        "u7@example.com",  # not_attempted
+        "u1@example.com",  # uploaded
+        "u3@example.com",  # skipped
+        "u6@example.com",  # valid
+    ]
+    assert (
+        page.index("Needs attention") < page.index("u2@") < page.index("Done") < page.index("u1@")
+    )
+    assert '<h2>Needs attention <span class="n">(4)</span></h2>' in page
+    assert '<h2>Done <span class="n">(3)</span></h2>' in page
+
+
+def test_report_in_completion_order_is_shown_in_manifest_order(
+    tmp_path: Path, mixed: list[Row]
+) -> None:
+    page = _sheet(tmp_path, list(reversed(mixed)))
+    assert _users(page) == [f"u{i}@example.com" for i in (2, 4, 5, 7, 1, 3, 6)]
+
+
+def test_status_is_text_as_well_as_colour(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed)
+    badges = re.findall(r'<div class="status"><span class="badge">(.*?)</span>', page)
+    assert badges == [
+        "\u2717 Failed",
+        "! Invalid",
+        "\u00bb Deferred",
+        "\u2013 Not attempted",
+        "\u2713 Uploaded",
+        "= Skipped",
+        "\u2713 Valid",
+    ]
+    assert '<article class="card st-failed">' in page
+    assert (
+        '<div class="msg">message 2 <span class="codes">HTTP 404 Zoom code 1001</span></div>'
+        in (page)
+    )
+
+
+def test_header_shows_the_run_counts(tmp_path: Path, mixed: list[Row]) -> None:
+    counts = {"uploaded": 1200, "failed": 3, "deferred": 0, "later_status": 2}
+    page = _sheet(tmp_path, mixed, counts=counts)
+    header = page[page.index("<header>") : page.index("</header>")]
+    chips = re.findall(r"<li[^>]*>(.*?)</li>", header)
+    assert chips == [
+        "Total <b>1,205</b>",
+        '<span class="badge">\u2717 Failed</span> <b>3</b>',
+        '<span class="badge">\u2713 Uploaded</span> <b>1,200</b>',
+        '<span class="badge">? later_status</span> <b>2</b>',
+    ]
+    assert "<title>Run of Monday</title>" in page
+
+
+def test_untrusted_values_are_escaped(tmp_path: Path) -> None:
+    evil_user = "<script>alert(1)</script>@x.com"
+    rows: list[Row] = [
+        (1, evil_user, 'a"b<i>.jpg', "failed", "<img src=x onerror=alert(2)>"),
+    ]
+    page = _sheet(tmp_path, rows, title="<b>title</b>")
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "<b>title" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;@x.com" in page
+    assert "a&quot;b&lt;i&gt;.jpg" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "<title>&lt;b&gt;title&lt;/b&gt;</title>" in page
+
+
+def test_missing_and_unreadable_files_get_a_placeholder(tmp_path: Path) -> None:
+    (tmp_path / "notes.jpg").write_text("not a picture", encoding="utf-8")
+    (tmp_path / "folder.jpg").mkdir()
+    _photo(tmp_path / "ok.jpg", (10, 200, 10))
+    rows: list[Row] = [
+        (1, "a@x.com", "gone.jpg", "invalid", "file not found"),
+        (2, "b@x.com", "", "invalid", "no file given"),
+        (3, "c@x.com", "notes.jpg", "invalid", "not an image"),
+        (4, "d@x.com", "folder.jpg", "invalid", "not a file"),
+        (5, "e@x.com", "ok.jpg", "uploaded", ""),
+    ]
+    page = _sheet(tmp_path, rows)
+    placeholders = re.findall(r'<div class="thumb ph ph-(\w+)"[^>]*>(.*?)</div>', page)
+    assert placeholders == [
+        ("missing", "File not found"),
+        ("missing", "No file"),
+        ("missing", "Not an image"),
+        ("missing", "File not found"),
+    ]
+    assert page.count("<img") == 1
+    assert page.count("<article") == 5
+
+
+def test_thumbnail_cap(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed, max_thumbnails=3)
+    assert page.count("<article") == 7
+    assert page.count("<img") == 3
+    assert page.count('class="thumb ph ph-capped"') == 4
+    # The problems get the pictures; the page says where and why they stop.
+    cards = re.findall(r"<article.*?</article>", page)
+    assert ["<img" in card for card in cards] == [True, True, True, False, False, False, False]
+    assert page.count('<p class="note cap">3 pictures shown: the limit for one page.') == 1
+    assert page.index('class="note cap"') < page.index("u7@example.com")
+    assert "pictures are shown for at most 3 of them" in page
+
+
+def test_no_cap_note_below_the_cap(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed, max_thumbnails=7)
+    assert page.count("<img") == 7
+    assert "note" not in page.split("</style>")[1]
+
+
+def test_zero_thumbnails(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed, max_thumbnails=0)
+    assert page.count("<img") == 0
+    assert page.count('class="thumb ph ph-capped"') == 7
+
+
+def test_negative_cap_is_refused(tmp_path: Path, mixed: list[Row]) -> None:
+    with pytest.raises(ValueError, match="max_thumbnails"):
+        _sheet(tmp_path, mixed, max_thumbnails=-1)
+
+
+def test_self_contained(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed)
+    assert re.search(r"https?://", page, re.IGNORECASE) is None
+    sources = re.findall(r'\b(?:src|href)="([^"]*)"', page)
+    assert len(sources) == 7
+    assert all(src.startswith("data:image/jpeg;base64,") for src in sources)
+    assert "img-src data:" in page  # the CSP forbids anything else
+
+
+def test_thumbnails_are_small_upright_jpegs(tmp_path: Path) -> None:
+    _photo(tmp_path / "wide.jpg", (200, 30, 30), size=(2000, 1500))
+    # A landscape sensor image tagged "rotate 90" (EXIF orientation 6) is a portrait photo.
+    sideways = Image.new("RGB", (400, 200), (30, 30, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(tmp_path / "sideways.jpg", "JPEG", exif=exif)
+    Image.new("RGBA", (50, 80), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    rows: list[Row] = [
+        (1, "a@x.com", "wide.jpg", "uploaded", ""),
+        (2, "b@x.com", "sideways.jpg", "uploaded", ""),
+        (3, "c@x.com", "clear.png", "uploaded", ""),
+    ]
+    thumbs = _thumbnails(_sheet(tmp_path, rows))
+    assert [(t.format, t.size) for t in thumbs] == [
+        ("JPEG", (96, 72)),
+        ("JPEG", (48, 96)),
+        ("JPEG", (50, 80)),  # never enlarged
+    ]
+    assert thumbs[2].convert("RGB").getpixel((25, 40)) == (255, 255, 255)  # alpha on white
+
+
+def test_resolve_gets_the_file_column_as_written(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def resolve(file: str) -> Path | None:
+        seen.append(file)
+        return None
+
+    report = _report(
+        tmp_path / "r.csv",
+        [(1, "a@x.com", "photos/A B.jpg", "uploaded", ""), (2, "b@x.com", "", "invalid", "")],
+    )
+    write_contact_sheet(tmp_path / "s.html", report, resolve=resolve, title="t", counts={})
+    assert seen == ["photos/A B.jpg"]  # an empty file column needs no resolving
+
+
+def test_extra_columns_and_bom_are_tolerated(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed, extra_column=True)
+    assert page.count("<article") == 7
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"\xef\xbb\xbf" + report.read_bytes())
+    out = tmp_path / "bom.html"
+    write_contact_sheet(out, report, resolve=_resolver(tmp_path), title="t", counts={})
+    assert _users(out.read_text(encoding="utf-8"))[0] == "u2@example.com"
+
+
+def test_empty_report(tmp_path: Path) -> None:
+    page = _sheet(tmp_path, [])
+    assert page.count("<article") == 0
+    assert '<p class="empty">The report has no rows.</p>' in page
+    assert page.rstrip().endswith("</html>")
+
+
+def test_written_atomically(tmp_path: Path, mixed: list[Row]) -> None:
+    (tmp_path / "sheet.html").write_text("old", encoding="utf-8")
+    _sheet(tmp_path, mixed)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    report = tmp_path / "report.csv"
+
+    def broken(file: str) -> Path | None:
+        raise RuntimeError("resolver failed")
+
+    with pytest.raises(RuntimeError):
+        write_contact_sheet(tmp_path / "sheet.html", report, resolve=broken, title="t", counts={})
+    assert (tmp_path / "sheet.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_renders_in_a_real_browser(tmp_path: Path, mixed: list[Row]) -> None:
+    _sheet(tmp_path, mixed)
+    png = tmp_path / "sheet.png"
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1280,1000",
+            (tmp_path / "sheet.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    with Image.open(png) as shot:
+        rgb = shot.convert("RGB")
+    assert rgb.size == (1280, 1000)
+    colours = rgb.getcolors(maxcolors=1_000_000)
+    assert colours is not None
+    assert len(colours) > 200  # text, badges and photos, not a blank page
+    # The thumbnails were drawn: u1's photo is (30, 200, 120), shown 96 px square.
+    near = 0
+    for n, pixel in colours:
+        assert isinstance(pixel, tuple)
+        r, g, b = pixel
+        near += n if abs(r - 30) + abs(g - 200) + abs(b - 120) < 30 else 0
+    assert near > 96 * 96 // 2
