@@ -79,7 +79,7 @@ class OAuthTokens(TokenSource):
         self._session = session
         self._url = oauth_url
         self._account_id = account_id
-        self._auth = aiohttp.BasicAuth(client_id, client_secret)
+        self._authorization = aiohttp.encode_basic_auth(client_id, client_secret)
         self._clock = clock
         self._token: Token | None = None
         self._lock = asyncio.Lock()
@@ -129,7 +129,8 @@ class OAuthTokens(TokenSource):
         params = {"grant_type": "account_credentials", "account_id": self._account_id}
         self.requests += 1
         try:
-            async with self._session.post(self._url, params=params, auth=self._auth) as response:
+            headers = {"Authorization": self._authorization}
+            async with self._session.post(self._url, params=params, headers=headers) as response:
                 status = response.status
                 try:
                     body = await response.json(content_type=None)

@@ -13,9 +13,12 @@ import contextlib
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+
+from PIL import Image
 
 from . import __version__
 from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_file
@@ -194,12 +197,20 @@ def _simulator_options(
     args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
 ) -> SimulatorOptions:
     values: dict[str, Any] = {}
-    known = {name.replace("-", "_") for name, _, _ in _SIM_OPTIONS} | {"users"}
+    kinds = {name.replace("-", "_"): kind for name, kind, _ in _SIM_OPTIONS}
     for key, value in section.items():
         name = str(key).replace("-", "_")
-        if name not in known:
+        if name == "users":
+            values[name] = value
+            continue
+        if name not in kinds:
             raise ConfigError(f"simulator: unknown setting {key!r}")
-        values[name] = value
+        if value is None:
+            continue
+        try:
+            values[name] = kinds[name](value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"simulator: {key}: expected a number, got {value!r}") from None
     for name, _, _ in _SIM_OPTIONS:
         value = getattr(args, "sim_" + name, None)
         if value is not None:
@@ -208,14 +219,9 @@ def _simulator_options(
     if users is None and manifest is not None:
         beside = manifest.parent / "simulator-users.txt"
         users = beside if beside.is_file() else None
-    try:
-        if users is not None:
-            values["users"] = load_users_file(Path(users))
-        return SimulatorOptions(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"simulator: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"simulator users file {users}: {exc.strerror or exc}") from None
+    if users is not None:
+        values["users"] = load_users_file(Path(users))  # ConfigError names the file
+    return SimulatorOptions(**values)  # ConfigError names the option
 
 
 def _load_settings(
@@ -244,7 +250,9 @@ def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStac
             try:
                 stream: TextIO = stack.enter_context(args.log_file.open("a", encoding="utf-8"))
             except OSError as exc:
-                raise ConfigError(f"--log-file: cannot write {args.log_file} ({exc.strerror})") from None
+                raise ConfigError(
+                    f"--log-file: cannot write {args.log_file} ({exc.strerror})"
+                ) from None
         else:
             stream = sys.stdout
         observers.append(JsonLog(stream) if args.log_format == "json" else TextLog(stream))
@@ -362,8 +370,13 @@ def _scan_command(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zoom-batch`` command; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_SETUP
     environ = dict(os.environ)
+    # Pillow warns (once, on stderr) about huge images; the row's report message says it all.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     try:
         if args.command in ("run", "validate"):
             return _run_command(args, environ, sys.stderr)

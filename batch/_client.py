@@ -7,6 +7,7 @@ Nothing else in the package looks at status codes or aiohttp exceptions.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -39,6 +40,10 @@ _PLAIN_WORDS = {
     1010: "the user does not belong to this Zoom account",
     4700: "the app's token lacks the scope user:write:admin",
 }
+
+
+#: Bodies above this go as a stream (aiohttp's TOO_LARGE_BYTES_BODY is 1 MiB).
+_STREAM_ABOVE = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +209,9 @@ class ZoomClient:
         """Send one picture. Returns on 201; raises an :class:`ApiError` subclass otherwise."""
         url = URL(f"{self._base(token)}/users/{user_path(user)}/picture", encoded=True)
         form = aiohttp.FormData()
-        form.add_field(
-            "pic_file", image.data, filename=image.filename, content_type=image.content_type
-        )
+        # aiohttp warns that a large raw-bytes body can stall the loop; a stream avoids that.
+        body = io.BytesIO(image.data) if image.size > _STREAM_ABOVE else image.data
+        form.add_field("pic_file", body, filename=image.filename, content_type=image.content_type)
         self.requests += 1
         try:
             async with self._session.post(

@@ -23,6 +23,8 @@ DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 
 #: The Medium rate-limit label, requests per second for the whole account (ZOOM_API.md).
 MEDIUM_RATE = {"free": 2.0, "pro": 20.0, "business": 60.0}
+MIN_FIT_MAX_EDGE = 16  #: --fit below this is not a portrait any more
+
 PLAN_NAMES = {"free": "Free", "pro": "Pro", "business": "Business"}
 
 #: Environment variables read, and the config key each one sets.
@@ -282,6 +284,11 @@ def build_config(
     values = {k: v for k, v in values.items() if v is not None}
     values["api_url_explicit"] = "api_url" in values
     config = Config(**values)
+    if config.fit_max_edge < MIN_FIT_MAX_EDGE:
+        raise ConfigError(
+            f"{sources['fit_max_edge']}: must be at least {MIN_FIT_MAX_EDGE} pixels,"
+            f" got {config.fit_max_edge}"
+        )
     if config.rate is not None and config.rate > 100_000:
         raise ConfigError(f"{sources['rate']}: {config.rate:g} requests/s is not a sensible pace")
     return config
@@ -302,4 +309,3 @@ def with_overrides(config: Config, **changes: Any) -> Config:
     if unknown:
         raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
     return replace(config, **changes)
-

@@ -143,9 +143,12 @@ def _header_columns(path: Path, header: list[str]) -> tuple[int, int, str, str]:
         raise ManifestError(
             f"{path}: line 1: no file column — found columns: {found}; accepted: {_FILE_SHOWN}"
         )
-    return names.index(user), names.index(file), header[names.index(user)].strip(), header[
-        names.index(file)
-    ].strip()
+    return (
+        names.index(user),
+        names.index(file),
+        header[names.index(user)].strip(),
+        header[names.index(file)].strip(),
+    )
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -224,7 +227,7 @@ class _Item:
 
 def _yaml_events(path: Path) -> Iterator[yaml.Event]:
     with path.open("rb") as handle:
-        decoder = codecs.getreader("utf-8-sig")(handle, errors="strict")
+        decoder = codecs.getreader("utf-8-sig")(handle, "strict")
         try:
             yield from yaml.parse(decoder, Loader=_Loader)
         except UnicodeDecodeError:
@@ -238,7 +241,8 @@ def _yaml_events(path: Path) -> Iterator[yaml.Event]:
 
 
 def _line(event: yaml.Event) -> int:
-    return int(event.start_mark.line) + 1
+    mark = event.start_mark
+    return int(mark.line) + 1 if mark is not None else 0
 
 
 def _skip_node(first: yaml.Event, events: Iterator[yaml.Event]) -> None:
@@ -324,7 +328,8 @@ def _yaml_list(path: Path, events: Iterator[yaml.Event]) -> Iterator[_Item]:
             accepted = _USER_SHOWN if user_key is None else _FILE_SHOWN
             found = ", ".join(seen) or "none"
             raise ManifestError(
-                f"{path}: line {start}: no {missing} key — found keys: {found}; accepted: {accepted}"
+                f"{path}: line {start}: no {missing} key"
+                f" — found keys: {found}; accepted: {accepted}"
             )
         yield _Item(start, values[user_key], values[file_key])
 

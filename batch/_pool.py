@@ -14,6 +14,7 @@ ends as exactly one :class:`RowResult`, whatever happens:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -37,10 +38,9 @@ from ._exceptions import (
 )
 from ._manifest import Manifest
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
-from ._pacing import Pacer
+from ._pacing import Pacer, Ticket
 from ._report import ReportWriter
-from ._state import StateStore
-from ._state import user_key
+from ._state import StateStore, user_key
 from ._validate import RowChecker
 
 #: Rows read from the manifest per trip to the reader thread.
@@ -113,6 +113,7 @@ class BatchRun:
             fit=config.fit, fit_max_edge=config.fit_max_edge, root=config.root
         )
         self.pacer = Pacer(config.ceiling)
+        self._target_rate = self.pacer.rate  # the pace aimed at: just under the ceiling
         self.pacer.add_listener(self._on_hold, self._on_release)
         self._queue: asyncio.Queue[ManifestRow | None] = asyncio.Queue(maxsize=config.workers * 2)
         self._backlog: deque[ManifestRow] = deque()
@@ -205,7 +206,7 @@ class BatchRun:
             dry_run=self._config.dry_run,
             interrupted=self.interrupted,
             resumes_at=self.resumes_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.resumes_at else None,
-            rate=round(self.pacer.ceiling, 3),
+            rate=round(self._target_rate, 3),
             total=self._manifest.total,
         )
         return summary
@@ -286,9 +287,7 @@ class BatchRun:
     async def _process(self, row: ManifestRow) -> RowResult:
         begun = self._clock()
         if self._done_before is not None and row.user and user_key(row.user) in self._done_before:
-            return self._result(
-                row, Status.SKIPPED, f"not retried: done in {self._retry_source}"
-            )
+            return self._result(row, Status.SKIPPED, f"not retried: done in {self._retry_source}")
         tries = _Attempts(started=begun)
         meta: PreparedImage | None = None
         try:
@@ -340,7 +339,9 @@ class BatchRun:
             else ""
         )
         if self._config.dry_run:
-            result = self._result(row, Status.VALID, "ready to upload" + (f"; {fitted}" if fitted else ""))
+            result = self._result(
+                row, Status.VALID, "ready to upload" + (f"; {fitted}" if fitted else "")
+            )
         else:
             record = None
             if self._state is not None and not self._config.force:
@@ -357,7 +358,9 @@ class BatchRun:
                 if self._state is not None:
                     self._state.record_upload(user, image.sha256)
                 result = self._result(
-                    row, Status.UPLOADED, "uploaded" + (f"; {fitted}" if fitted else ""),
+                    row,
+                    Status.UPLOADED,
+                    "uploaded" + (f"; {fitted}" if fitted else ""),
                     attempts=tries.sent,
                 )
                 result.http_status = 201
@@ -368,7 +371,7 @@ class BatchRun:
 
     # -- sending, with retries ------------------------------------------------------------
 
-    async def _gate(self, tries: _Attempts) -> object:
+    async def _gate(self, tries: _Attempts) -> Ticket:
         """Wait for a send slot; raise :class:`_Stopped` if the run stops meanwhile."""
         while True:
             if self.stopping:
@@ -389,10 +392,8 @@ class BatchRun:
         """Sleep, but wake as soon as the run stops."""
         if seconds <= 0 or self.stopping:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     def _stop_condition(self, tries: _Attempts) -> Callable[[RetryCallState], bool]:
         config = self._config

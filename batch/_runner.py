@@ -121,7 +121,9 @@ async def run_manifest(
             try:
                 # A first token now: bad credentials stop the run before the report exists.
                 await client.token()
-                return await _execute(config, manifest, observer, done_before, client, state, on_start)
+                return await _execute(
+                    config, manifest, observer, done_before, client, state, on_start
+                )
             finally:
                 if state is not None:
                     state.close()
@@ -179,7 +181,9 @@ async def _execute(
                 counts={status.value: n for status, n in summary.counts.items()},
             )
         except OSError as exc:
-            raise ConfigError(f"--html: cannot write {config.html} ({exc.strerror or exc})") from None
+            raise ConfigError(
+                f"--html: cannot write {config.html} ({exc.strerror or exc})"
+            ) from None
         summary.html_path = str(config.html)
     write_summary(summary_path(report.path), summary)
     observer.run_finished(summary)

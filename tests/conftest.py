@@ -145,7 +145,7 @@ def cli(
 
 
 async def run_subprocess(
-    args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float = 60
+    args: Sequence[str], env: dict[str, str], cwd: Path, limit: float = 60
 ) -> Outcome:
     """The installed command as a separate process (signals, kill -9, real exit codes)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM_")}
@@ -161,6 +161,6 @@ async def run_subprocess(
         env=full_env,
         cwd=cwd,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    out, err = await asyncio.wait_for(process.communicate(), limit)
     assert process.returncode is not None
     return Outcome(process.returncode, out.decode(), err.decode())
