@@ -425,6 +425,10 @@ class Simulator:
 
     # -- knobs and measurements ----------------------------------------------------------------
 
+    def revoke_tokens(self) -> None:
+        """Invalidate every token issued so far: the next picture requests get 401/124."""
+        self._tokens.clear()
+
     def set_rate_limit(self, per_second: float) -> None:
         """Change the per-second limit now (0 = unlimited); admissions already made still count."""
         if not math.isfinite(per_second) or per_second < 0:
