@@ -56,7 +56,7 @@ async def test_one_token_renewal_for_many_concurrent_refusals(
     sim = await simulator(rate_limit=0, latency_ms=40)
 
     async def revoke_midway() -> None:
-        while sim.stats.uploads < 20:
+        while sim.stats.uploads < 20:  # noqa: ASYNC110 - polling a counter, no event exists
             await asyncio.sleep(0.005)
         sim.revoke_tokens()
 
