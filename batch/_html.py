@@ -13,14 +13,14 @@ import csv
 import functools
 import html
 import io
-import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from PIL import Image, ImageOps
+
+from ._files import atomic_write
 
 #: Longest edge of a thumbnail, in pixels; also its displayed size in CSS pixels.
 THUMBNAIL_PX = 96
@@ -94,39 +94,31 @@ def write_contact_sheet(
         raise ValueError(f"max_thumbnails must be >= 0, got {max_thumbnails}")
     census = _census(report_csv)
     thumbs = _Thumbnails(resolve, max_thumbnails)
-    tmp = _temp_beside(out)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as page:
-            _write_head(page, title=title, counts=counts, census=census, cap=max_thumbnails)
-            cap_noted = False
-            sections = (
-                (True, "Needs attention", census.problems),
-                (False, "Done", census.rows - census.problems),
+    with atomic_write(out, newline="\n") as page:
+        _write_head(page, title=title, counts=counts, census=census, cap=max_thumbnails)
+        cap_noted = False
+        sections = (
+            (True, "Needs attention", census.problems),
+            (False, "Done", census.rows - census.problems),
+        )
+        for problems, heading, n in sections:
+            if n == 0:
+                continue
+            kind = "problems" if problems else "others"
+            page.write(
+                f'<section class="{kind}"><h2>{heading} <span class="n">({n:,})</span></h2>\n'
+                '<div class="grid">\n'
             )
-            for problems, heading, n in sections:
-                if n == 0:
-                    continue
-                kind = "problems" if problems else "others"
-                page.write(
-                    f'<section class="{kind}"><h2>{heading} <span class="n">({n:,})</span></h2>\n'
-                    '<div class="grid">\n'
-                )
-                for card in _cards(report_csv, problems=problems, in_order=census.in_order):
-                    thumb = thumbs.html(card)
-                    if thumbs.capped and not cap_noted:
-                        page.write(_cap_notice(max_thumbnails))
-                        cap_noted = True
-                    page.write(_card_html(card, thumb))
-                page.write("</div></section>\n")
-            if census.rows == 0:
-                page.write('<p class="empty">The report has no rows.</p>\n')
-            page.write("</main>\n</body>\n</html>\n")
-            page.flush()
-            os.fsync(page.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            for card in _cards(report_csv, problems=problems, in_order=census.in_order):
+                thumb = thumbs.html(card)
+                if thumbs.capped and not cap_noted:
+                    page.write(_cap_notice(max_thumbnails))
+                    cap_noted = True
+                page.write(_card_html(card, thumb))
+            page.write("</div></section>\n")
+        if census.rows == 0:
+            page.write('<p class="empty">The report has no rows.</p>\n')
+        page.write("</main>\n</body>\n</html>\n")
 
 
 class _Thumbnails:
@@ -363,18 +355,3 @@ body{background:#fff;font-size:11px}header{border:0;padding:0 0 8px}main{padding
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 """
-
-
-def _temp_beside(out: Path) -> Path:
-    """Create an empty temporary file next to ``out`` (same file system, so os.replace is atomic).
-
-    os.open with mode 0o666 lets the umask decide the final permissions, as for any new file;
-    tempfile would leave them at 0o600.
-    """
-    while True:
-        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return tmp

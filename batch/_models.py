@@ -93,6 +93,7 @@ class RunSummary:
     html_path: str | None = None
     exit_code: int = 0
     rate: float = 0.0  #: the target pace, requests per second
+    plan: str | None = None  #: the plan the pace came from; None when --rate set it
     total: int = 0
 
     @property

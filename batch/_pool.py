@@ -207,6 +207,7 @@ class BatchRun:
             interrupted=self.interrupted,
             resumes_at=self.resumes_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.resumes_at else None,
             rate=round(self._target_rate, 3),
+            plan=self._config.plan if self._config.rate is None else None,
             total=self._manifest.total,
         )
         return summary

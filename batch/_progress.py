@@ -149,7 +149,7 @@ def _next_steps(summary: RunSummary, manifest: str) -> list[str]:
     steps: list[str] = []
 
     if summary.dry_run:
-        line = "dry run: " + forecast(counts.get(Status.VALID, 0), summary.rate, None)
+        line = "dry run: " + forecast(counts.get(Status.VALID, 0), summary.rate, summary.plan)
         if invalid:
             line += f"; {invalid:,} invalid, see report"
         steps.append(line)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._exceptions import ConfigError
+from ._files import atomic_write
 from ._models import RowResult, RunSummary, Status
 
 COLUMNS = (
@@ -157,9 +158,8 @@ def write_summary(path: Path, summary: RunSummary) -> None:
     data: dict[str, Any] = asdict(summary)
     data["counts"] = {status.value: summary.counts.get(status, 0) for status in Status}
     data["problems"] = summary.problems
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2) + "\n")
 
 
 def read_report(path: Path) -> Iterator[dict[str, str]]:

@@ -8,6 +8,7 @@ processed, every row ends in the report whatever happens.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -173,7 +174,9 @@ async def _execute(
         from ._html import write_contact_sheet
 
         try:
-            write_contact_sheet(
+            # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
+            await asyncio.to_thread(
+                write_contact_sheet,
                 config.html,
                 report.path,
                 resolve=manifest.resolve,

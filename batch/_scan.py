@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
 from ._exceptions import ConfigError
+from ._files import atomic_write
 
 #: Extensions Zoom takes as they are.
 UPLOADABLE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png"})
@@ -89,19 +89,11 @@ def write_manifest(result: ScanResult, out: Path) -> None:
     works wherever it is moved along with its photos.
     """
     base = os.path.abspath(out.parent)
-    tmp = _temp_beside(out)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(MANIFEST_HEADER)
-            for user, path in result.mapped:
-                writer.writerow((user, _relative_posix(path, base)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(out, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(MANIFEST_HEADER)
+        for user, path in result.mapped:
+            writer.writerow((user, _relative_posix(path, base)))
 
 
 def _check_domain(domain: str | None) -> str | None:
@@ -146,18 +138,3 @@ def _relative_posix(path: Path, base: str) -> str:
     except ValueError:  # Windows: another drive
         return Path(absolute).as_posix()
     return Path(relative).as_posix()
-
-
-def _temp_beside(out: Path) -> Path:
-    """Create an empty temporary file next to ``out`` (same file system, so os.replace is atomic).
-
-    os.open with mode 0o666 lets the umask decide the final permissions, as for any new file;
-    tempfile would leave them at 0o600.
-    """
-    while True:
-        tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
