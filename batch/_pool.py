@@ -119,6 +119,7 @@ class BatchRun:
         self._backlog: deque[ManifestRow] = deque()
         self._rows: Iterator[ManifestRow] | None = None
         self._inflight: set[asyncio.Task[RowResult]] = set()
+        self._waiting: set[asyncio.Task[object]] = set()  #: rows waiting in the pacer
         self._stop_status: Status | None = None
         self._stop_message = ""
         self._stopped = asyncio.Event()
@@ -148,6 +149,9 @@ class BatchRun:
             self._stop_status = status
             self._stop_message = message
             self._stopped.set()
+            # Rows still waiting for a send slot have sent nothing: release them now.
+            for task in list(self._waiting):
+                task.cancel()
 
     def _abort(self) -> None:
         for task in list(self._inflight):
@@ -233,6 +237,10 @@ class BatchRun:
             while self._backlog:
                 row = self._backlog[0]
                 if self.stopping:
+                    # Let the rows in flight finish first, so the rows reported from here on
+                    # are written at once instead of piling up behind them in the report.
+                    if self._inflight:
+                        await asyncio.wait(set(self._inflight))
                     self._backlog.popleft()
                     self._finish(self._left(row))
                     continue
@@ -384,7 +392,18 @@ class BatchRun:
                     tries.paused += wait
                     continue
                 self._quota_until = None
-            ticket = await self.pacer.acquire()
+            task = asyncio.current_task()
+            assert task is not None
+            self._waiting.add(task)
+            try:
+                ticket = await self.pacer.acquire()
+            except asyncio.CancelledError:
+                # Cancelled by _halt (the run stops) rather than from outside: not sent.
+                if self.stopping and task.uncancel() == 0:
+                    raise _Stopped from None
+                raise
+            finally:
+                self._waiting.discard(task)
             if self.stopping:
                 raise _Stopped
             return ticket
