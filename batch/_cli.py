@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import __version__
 from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_file
-from ._exceptions import ConfigError, SetupError
+from ._exceptions import ConfigError, SetupError, one_line
 from ._simulator import SimulatorOptions, load_users_file, serve
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
@@ -248,6 +248,7 @@ def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStac
     if args.log_file is not None or args.log_format == "json":
         if args.log_file is not None:
             try:
+                args.log_file.parent.mkdir(parents=True, exist_ok=True)  # as the report's is
                 stream: TextIO = stack.enter_context(args.log_file.open("a", encoding="utf-8"))
             except OSError as exc:
                 raise ConfigError(
@@ -268,9 +269,12 @@ async def _execute(
     received: list[int] = []
     runs: list[BatchRun] = []
     loop = asyncio.get_running_loop()
+    setting_up = asyncio.current_task()
 
     def on_signal(number: int) -> None:
         received.append(number)
+        if not runs and setting_up is not None:
+            setting_up.cancel()  # no row has started: nothing to finish, so stop at once
         if runs:
             reason = "interrupted (Ctrl-C)" if number == signal.SIGINT else "terminated (SIGTERM)"
             if len(received) == 1:
@@ -288,14 +292,22 @@ async def _execute(
             loop.add_signal_handler(number, on_signal, number)
     with contextlib.ExitStack() as stack:
         observer = _observers(args, err, stack)
-        summary = await run_manifest(
-            config,
-            args.manifest,
-            manifest_format=args.format,
-            observer=observer,
-            simulator=simulator,
-            on_start=runs.append,
-        )
+        try:
+            summary = await run_manifest(
+                config,
+                args.manifest,
+                manifest_format=args.format,
+                observer=observer,
+                simulator=simulator,
+                on_start=runs.append,
+            )
+        except asyncio.CancelledError:
+            if not received or runs:
+                raise
+            sigint = received[0] == signal.SIGINT
+            reason = "interrupted (Ctrl-C)" if sigint else "terminated (SIGTERM)"
+            print(f"zoom-batch: {reason} while starting; nothing was sent", file=err)
+            return EXIT_SIGINT if sigint else EXIT_SIGTERM
     if received:
         return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
     return summary.exit_code
@@ -329,9 +341,11 @@ def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out:
         limit = f"{options.rate_limit:g}/s" if options.rate_limit else "no limit"
         print(f"Zoom simulator listening on {url}  (Medium rate limit: {limit})", file=out)
         print(f"  --api-url {url}/v2 --oauth-url {url}/oauth/token", file=out)
+        # The simulator's fixed, published test credentials (no setting changes them): the
+        # operator needs them to connect, and they guard nothing but this loopback fake.
         print(
             f"  ZOOM_ACCOUNT_ID={options.account_id} ZOOM_CLIENT_ID={options.client_id}"
-            " ZOOM_CLIENT_SECRET=<the simulator's; see configs/simulator.yaml>",
+            f" ZOOM_CLIENT_SECRET={options.client_secret}",
             file=out,
         )
         print("Press Ctrl-C to stop.", file=out, flush=True)
@@ -356,7 +370,12 @@ def _scan_command(args: argparse.Namespace, out: TextIO) -> int:
         write_manifest(result, args.output)
     except OSError as exc:
         raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"mapped {len(result.mapped):,} files → {args.output}", file=out)
+    mapped = len(result.mapped)
+    print(f"mapped {mapped:,} file{'' if mapped == 1 else 's'} → {args.output}", file=out)
+    if result.notes:
+        print(f"{len(result.notes):,} to convert:", file=out)
+        for path, note in result.notes:
+            print(f"  {path}: {note}", file=out)
     if result.unmapped:
         print(f"{len(result.unmapped):,} not mapped:", file=out)
         for path, reason in result.unmapped:
@@ -384,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate_command(args, environ, sys.stdout)
         return _scan_command(args, sys.stdout)
     except SetupError as exc:
-        print(f"zoom-batch: {exc}", file=sys.stderr)
+        print(f"zoom-batch: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_SETUP
     except KeyboardInterrupt:
         print("zoom-batch: interrupted", file=sys.stderr)

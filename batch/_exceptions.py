@@ -24,7 +24,20 @@ the retry policy and the pool speak only these types.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+
+# Control characters, and the separators str.splitlines() also breaks lines at.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: line breaks and control characters written as ``\\n``, ``\\x01``.
+
+    Messages quote what the operator wrote (a user, a file name, a header), and a quoted CSV
+    cell may hold a line break; the report, the logs and stderr all need one line per message.
+    """
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
 
 
 class ZoomBatchError(Exception):

@@ -18,6 +18,7 @@ import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Final
 
@@ -87,8 +88,15 @@ _HTML_TAGS: Final = frozenset(
     | {"b", "body", "br", "p", "meta", "link"}
 )
 _FIRST_TAG: Final = re.compile(r"<([a-z][a-z0-9]*)[\s>/]")
-# Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
-_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Start-of-frame markers libjpeg decodes: baseline, extended, progressive, lossless, with Huffman
+# or arithmetic coding. Hierarchical frames (C5-C7, CD-CF) it refuses ("Unsupported JPEG
+# process"), like every browser.
+_SOF_MARKERS: Final = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC9, 0xCA, 0xCB})
+_PROGRESSIVE: Final = frozenset({0xC2, 0xCA})
+_ARITHMETIC: Final = frozenset({0xC9, 0xCA, 0xCB})
+_LOSSLESS: Final = frozenset({0xC3, 0xCB})  # no quantization tables
+# Segments skipped unread: APPn, COM, DRI, DNL, DAC. libjpeg refuses any other marker.
+_SKIPPED_MARKERS: Final = frozenset({*range(0xE0, 0xF0), 0xFE, 0xDD, 0xDC, 0xCC})
 # A marker inside entropy-coded data: 0xFF not followed by a stuffed 00 or a restart marker.
 _MARKER_IN_SCAN: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _TRUNCATED: Final = "image file is truncated"
@@ -138,7 +146,7 @@ def check_file(path: Path, *, shown: str | None = None, fit: bool = False) -> in
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        raise InvalidRow(f"file not found: {name}") from None
+        raise InvalidRow(not_found(name)) from None
     except PermissionError:
         raise InvalidRow(_unreadable(name)) from None
     except (OSError, ValueError) as exc:  # name too long, symlink loop, NUL in the name...
@@ -281,10 +289,13 @@ def _jpeg_problem(data: bytes) -> str | None:
     """Walk a JPEG's segments from SOI to EOI (ITU-T T.81, Annex B); say what is wrong, if any.
 
     Besides the structure, checks what makes libjpeg give up: Huffman tables (the code-space
-    test of libjpeg's ``jpeg_make_d_derived_tbl``), frame and scan headers.
+    test of libjpeg's ``jpeg_make_d_derived_tbl``), frame and scan headers, and tables a scan
+    uses but no segment defined.
     """
     pos, end_of_file = 2, len(data)
-    components: set[int] = set()
+    components: dict[int, _Component] = {}
+    tables: set[tuple[str, int]] = set()  # ("q" | "dc" | "ac", table id) defined so far
+    frame = 0  # the start-of-frame marker
     while True:
         if pos + 2 > end_of_file:
             return _TRUNCATED
@@ -308,14 +319,19 @@ def _jpeg_problem(data: bytes) -> str | None:
         if end > end_of_file:
             return _TRUNCATED
         if marker == 0xC4:
-            problem = _huffman_problem(data[pos + 4 : end])
+            problem = _huffman_problem(data[pos + 4 : end], tables)
+        elif marker == 0xDB:
+            problem = _quantization_problem(data[pos + 4 : end], tables)
         elif marker in _SOF_MARKERS:
             problem = _frame_problem(data[pos + 4 : end], components)
+            frame = marker
         elif marker == 0xDA:
-            problem = _scan_problem(data[pos + 4 : end], components)
-        else:
+            problem = _scan_problem(data[pos + 4 : end], components, tables, frame)
+        elif marker in _SKIPPED_MARKERS:
             pos = end
             continue
+        else:
+            return _CORRUPTED
         if problem:
             return problem
         if marker != 0xDA:
@@ -328,7 +344,7 @@ def _jpeg_problem(data: bytes) -> str | None:
         pos = found.start()
 
 
-def _huffman_problem(segment: bytes) -> str | None:
+def _huffman_problem(segment: bytes, tables: set[tuple[str, int]]) -> str | None:
     pos = 0
     while pos < len(segment):
         if pos + 17 > len(segment):
@@ -344,11 +360,31 @@ def _huffman_problem(segment: bytes) -> str | None:
             return _CORRUPTED
         if table_class == 0 and symbols and max(symbols) > 15:
             return _CORRUPTED  # a DC symbol is a bit count, 0 to 15
+        tables.add(("ac" if table_class else "dc", table_id))
         pos += 17 + len(symbols)
     return None
 
 
-def _frame_problem(segment: bytes, components: set[int]) -> str | None:
+def _quantization_problem(segment: bytes, tables: set[tuple[str, int]]) -> str | None:
+    pos = 0
+    while pos < len(segment):
+        precision, table_id = divmod(segment[pos], 16)
+        end = pos + 1 + 64 * (precision + 1)  # 8- or 16-bit values
+        if precision > 1 or table_id > 3 or end > len(segment):
+            return _CORRUPTED
+        tables.add(("q", table_id))
+        pos = end
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Component:
+    horizontal: int  #: sampling factors
+    vertical: int
+    table: int  #: quantization table
+
+
+def _frame_problem(segment: bytes, components: dict[int, _Component]) -> str | None:
     count = segment[5] if len(segment) > 5 else 0
     if count == 0 or len(segment) != 6 + 3 * count or components:
         return _CORRUPTED
@@ -356,17 +392,66 @@ def _frame_problem(segment: bytes, components: set[int]) -> str | None:
         horizontal, vertical = divmod(segment[pos + 1], 16)
         if not (1 <= horizontal <= 4 and 1 <= vertical <= 4) or segment[pos] in components:
             return _CORRUPTED
-        components.add(segment[pos])
+        if segment[pos + 2] > 3:
+            return _CORRUPTED
+        components[segment[pos]] = _Component(horizontal, vertical, segment[pos + 2])
+    # libjpeg upsamples only by whole factors ("Fractional sampling not implemented yet").
+    widest = max(c.horizontal for c in components.values())
+    tallest = max(c.vertical for c in components.values())
+    if any(widest % c.horizontal or tallest % c.vertical for c in components.values()):
+        return _CORRUPTED
     return None
 
 
-def _scan_problem(segment: bytes, components: set[int]) -> str | None:
+def _scan_problem(
+    segment: bytes,
+    components: dict[int, _Component],
+    tables: set[tuple[str, int]],
+    frame: int,
+) -> str | None:
     count = segment[0] if segment else 0
     if not components or not 1 <= count <= 4 or len(segment) != 4 + 2 * count:
         return _CORRUPTED
+    first, last = segment[-3], segment[-2]
+    approximation, low = divmod(segment[-1], 16)
+    progressive = frame in _PROGRESSIVE
+    # libjpeg's checks of progressive (jdphuff.c) and lossless (jdlossls.c) scans. A sequential
+    # scan's odd Ss and Se only draw a warning (some cameras write them), but successive
+    # approximation there means progressive data under a damaged frame marker.
+    if progressive:
+        if (
+            (last != 0 if first == 0 else first > last or last > 63 or count != 1)
+            or (approximation and low != approximation - 1)
+            or low > 13
+        ):
+            return _CORRUPTED
+    elif frame in _LOSSLESS:
+        if not 1 <= first <= 7 or last != 0 or approximation != 0:
+            return _CORRUPTED
+    elif approximation or low:
+        return _CORRUPTED
+    chosen = [segment[pos] for pos in range(1, 1 + 2 * count, 2)]
+    if len(set(chosen)) != count or any(c not in components for c in chosen):
+        return _CORRUPTED
+    if count > 1 and sum(components[c].horizontal * components[c].vertical for c in chosen) > 10:
+        return _CORRUPTED  # libjpeg's limit of blocks in one MCU (D_MAX_BLOCKS_IN_MCU)
+    huffman = any(kind != "q" for kind, _ in tables)
     for pos in range(1, 1 + 2 * count, 2):
         dc_table, ac_table = divmod(segment[pos + 1], 16)
-        if segment[pos] not in components or dc_table > 3 or ac_table > 3:
+        if dc_table > 3 or ac_table > 3:
+            return _CORRUPTED
+        if frame not in _LOSSLESS and ("q", components[segment[pos]].table) not in tables:
+            return _CORRUPTED
+        if frame in _ARITHMETIC:
+            continue  # no Huffman tables: DAC segments condition the coder, with defaults
+        # A table the scan decodes with must exist; libjpeg-turbo supplies the standard
+        # tables 0 and 1 to a file that has none (Motion-JPEG frames carry none).
+        uses = []
+        if first == 0 and not (progressive and approximation):
+            uses.append(("dc", dc_table))
+        if last > 0:
+            uses.append(("ac", ac_table))
+        if any(t not in tables and (t[1] > 1 or huffman) for t in uses):
             return _CORRUPTED
     return None
 
@@ -567,6 +652,14 @@ def _too_big_to_fit(size: int) -> str:
     return (
         f"file is {size / _MB:.1f} MB, too large even for --fit"
         f" (at most {MAX_FIT_SOURCE_BYTES // _MB} MB) — export a smaller photo"
+    )
+
+
+def not_found(name: str) -> str:
+    """The message for a photo that is not there (also used when it vanishes mid-run)."""
+    return (
+        f"file not found: {name}"
+        " — check the file name (a relative path starts at the manifest's folder)"
     )
 
 

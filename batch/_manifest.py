@@ -96,6 +96,11 @@ def _check_readable(path: Path) -> None:
         raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise ManifestError(f"{path}: the manifest is empty")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode Text"
+        raise ManifestError(
+            f"{path}: line 1: not UTF-8 text (it is UTF-16)"
+            " — save the manifest as UTF-8 (in Excel: CSV UTF-8) and try again"
+        )
     if b"\x00" in head:
         raise ManifestError(f"{path}: not a text file (it holds binary data) — export it as CSV")
 
@@ -130,18 +135,18 @@ def _first_bad_utf8_line(path: Path) -> int:
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def _header_columns(path: Path, header: list[str]) -> tuple[int, int, str, str]:
+def _header_columns(path: Path, header: list[str], line: int) -> tuple[int, int, str, str]:
     names = [cell.strip().lower() for cell in header]
     user = next((n for n in USER_COLUMNS if n in names), None)
     file = next((n for n in FILE_COLUMNS if n in names), None)
     found = ", ".join(cell.strip() for cell in header if cell.strip()) or "none"
     if user is None:
         raise ManifestError(
-            f"{path}: line 1: no user column — found columns: {found}; accepted: {_USER_SHOWN}"
+            f"{path}: line {line}: no user column — found columns: {found}; accepted: {_USER_SHOWN}"
         )
     if file is None:
         raise ManifestError(
-            f"{path}: line 1: no file column — found columns: {found}; accepted: {_FILE_SHOWN}"
+            f"{path}: line {line}: no file column — found columns: {found}; accepted: {_FILE_SHOWN}"
         )
     return (
         names.index(user),
@@ -176,12 +181,10 @@ def _blank(cells: list[str]) -> bool:
 
 def _csv_scan(path: Path) -> tuple[str, str, int]:
     records = _csv_records(path)
-    for _line, header in records:
-        if not _blank(header):
-            break
-    else:
+    first = next(((line, cells) for line, cells in records if not _blank(cells)), None)
+    if first is None:
         raise ManifestError(f"{path}: the manifest is empty")
-    _, _, user_col, file_col = _header_columns(path, header)
+    _, _, user_col, file_col = _header_columns(path, first[1], first[0])
     total = sum(1 for _line, cells in records if not _blank(cells))
     if total == 0:
         raise ManifestError(f"{path}: the manifest has a header but no rows")
@@ -190,12 +193,10 @@ def _csv_scan(path: Path) -> tuple[str, str, int]:
 
 def _csv_rows(path: Path, folder: Path) -> Iterator[ManifestRow]:
     records = _csv_records(path)
-    for _line, header in records:
-        if not _blank(header):
-            break
-    else:
+    first = next(((line, cells) for line, cells in records if not _blank(cells)), None)
+    if first is None:
         return
-    user_index, file_index, _, _ = _header_columns(path, header)
+    user_index, file_index, _, _ = _header_columns(path, first[1], first[0])
     number = 0
     for line, cells in records:
         if _blank(cells):
@@ -236,8 +237,20 @@ def _yaml_events(path: Path) -> Iterator[yaml.Event]:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}: " if mark is not None else ""
             raise ManifestError(f"{path}: {where}malformed YAML ({exc.problem})") from None
+        except yaml.reader.ReaderError as exc:  # no mark: it carries a character position
+            code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "?"
+            raise ManifestError(
+                f"{path}: line {_line_at(path, exc.position)}: malformed YAML"
+                f" ({exc.reason}: {code}) — remove that character"
+            ) from None
         except yaml.YAMLError as exc:
             raise ManifestError(f"{path}: malformed YAML ({exc})") from None
+
+
+def _line_at(path: Path, position: int) -> int:
+    """The line holding offset ``position`` (libyaml counts UTF-8 bytes) of a file."""
+    with path.open("rb") as handle:
+        return handle.read(position).count(b"\n") + 1
 
 
 def _line(event: yaml.Event) -> int:

@@ -46,10 +46,12 @@ class PreparedImage:
     width: int
     height: int
     original_size: int | None = None  #: bytes of the source file when ``--fit`` re-encoded it
+    #: ``len(data)`` kept when the bytes were dropped (a cached check carries no ``data``).
+    data_size: int | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) if self.data or self.data_size is None else self.data_size
 
     @property
     def fitted(self) -> bool:

@@ -35,6 +35,7 @@ from ._exceptions import (
     RateLimited,
     TokenExpired,
     TransientError,
+    one_line,
 )
 from ._manifest import Manifest
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
@@ -302,10 +303,14 @@ class BatchRun:
         try:
             # The duplicate check must run before the first await, in manifest order.
             user = self._checker.check_user_of(row)
-            meta = await self._checker.inspect(row)
-            result = await self._handle(row, user, meta, tries)
+            skipped = await self._skip_unchanged(row, user)
+            if skipped is not None:
+                result = skipped
+            else:
+                meta = await self._checker.inspect(row)
+                result = await self._handle(row, user, meta, tries)
         except InvalidRow as exc:
-            result = self._result(row, Status.INVALID, str(exc))
+            result = self._result(row, Status.INVALID, one_line(str(exc)))
         except _Stopped:
             result = self._left(row, attempts=tries.sent, note=self._last_note(tries))
         except DailyLimitReached as exc:
@@ -325,6 +330,28 @@ class BatchRun:
             result.bytes, result.sha256 = meta.size, meta.sha256
         result.duration_ms = round((self._clock() - begun) * 1000)
         return result
+
+    async def _skip_unchanged(self, row: ManifestRow, user: str) -> RowResult | None:
+        """The row's result when its file is byte for byte the one last uploaded for ``user``.
+
+        Hashing the file is enough then: Zoom accepted these very bytes, so the image checks
+        (~60% of a skipped row's CPU: bench/skip_unchanged.py) are not needed.
+        """
+        if self._config.dry_run or self._config.force or self._state is None:
+            return None
+        record = self._state.last_upload(user)
+        if record is None:
+            return None
+        found = await self._checker.digest(row)
+        if found is None or found[1] != record.sha256:
+            return None  # changed or unreadable: the full checks say what to do
+        result = self._unchanged(row, record.uploaded_at)
+        result.bytes, result.sha256 = found
+        return result
+
+    def _unchanged(self, row: ManifestRow, uploaded_at: str) -> RowResult:
+        when = uploaded_at.replace("T", " ").rstrip("Z")
+        return self._result(row, Status.SKIPPED, f"unchanged since {when} UTC")
 
     def _last_note(self, tries: _Attempts) -> str:
         return f"after {_plural(tries.sent, 'attempt')}" if tries.sent else ""
@@ -356,11 +383,7 @@ class BatchRun:
             if self._state is not None and not self._config.force:
                 record = self._state.last_upload(user)
             if record is not None and record.sha256 == meta.sha256:
-                result = self._result(
-                    row,
-                    Status.SKIPPED,
-                    f"unchanged since {record.uploaded_at.replace('T', ' ').rstrip('Z')} UTC",
-                )
+                result = self._unchanged(row, record.uploaded_at)
             else:
                 image = await self._checker.load(row, meta)
                 await self._send(user, image, tries)

@@ -174,6 +174,7 @@ async def _execute(
         from ._html import write_contact_sheet
 
         try:
+            config.html.parent.mkdir(parents=True, exist_ok=True)  # as the report's folder is
             # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
             await asyncio.to_thread(
                 write_contact_sheet,

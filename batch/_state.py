@@ -323,7 +323,8 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
     # Finds damage before a run relies on the file; opening a 10,000-row store takes ~4 ms.
     problems = [msg for (msg,) in conn.execute("PRAGMA quick_check(1)")]
     if problems != ["ok"]:
-        raise _not_ours(path, f"damaged: {problems[0]}")
+        # quick_check's report spans lines; the CLI's message must stay one line.
+        raise _not_ours(path, f"damaged: {' '.join(problems[0].split())}")
     # Schema 1 is the first: migrations from older versions go here.
     _set_pragmas(conn)
 

@@ -593,14 +593,16 @@ def test_check_file_returns_the_size(tmp_path: Path) -> None:
             lambda folder: folder / "jane.jpg",
             "photos/jane.jpg",
             False,
-            "file not found: photos/jane.jpg",
+            "file not found: photos/jane.jpg"
+            " — check the file name (a relative path starts at the manifest's folder)",
             id="missing",
         ),
         pytest.param(
             lambda folder: write(folder / "plain.txt", b"x") / "jane.jpg",
             "plain.txt/jane.jpg",
             False,
-            "file not found: plain.txt/jane.jpg",
+            "file not found: plain.txt/jane.jpg"
+            " — check the file name (a relative path starts at the manifest's folder)",
             id="parent-is-a-file",
         ),
         pytest.param(
@@ -656,7 +658,10 @@ def test_check_file_allows_over_2_mb_with_fit(tmp_path: Path) -> None:
 def test_check_file_shows_the_path_when_no_name_is_given(tmp_path: Path) -> None:
     with pytest.raises(InvalidRow) as caught:
         check_file(tmp_path / "gone.jpg")
-    assert str(caught.value) == f"file not found: {tmp_path / 'gone.jpg'}"
+    assert str(caught.value) == (
+        f"file not found: {tmp_path / 'gone.jpg'}"
+        " — check the file name (a relative path starts at the manifest's folder)"
+    )
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads every file")
