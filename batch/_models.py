@@ -96,6 +96,7 @@ class RunSummary:
     exit_code: int = 0
     rate: float = 0.0  #: the target pace, requests per second
     plan: str | None = None  #: the plan the pace came from; None when --rate set it
+    warnings: list[str] = field(default_factory=list)  #: side problems (e.g. --html failed)
     total: int = 0
 
     @property

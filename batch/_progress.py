@@ -133,7 +133,8 @@ def closing_text(summary: RunSummary, *, manifest: str) -> str:
 
     label_width = max(len(label) for label, _ in table) + 2
     lines = [f"{label:<{label_width}}{value}" for label, value in table]
-    steps = _next_steps(summary, manifest)
+    steps = [f"warning: {warning}" for warning in summary.warnings]
+    steps += _next_steps(summary, manifest)
     if steps:
         lines += ["", *steps]
     return "\n".join(lines)

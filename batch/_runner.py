@@ -21,7 +21,7 @@ from ._auth import OAuthTokens, StaticToken, TokenSource
 from ._client import ZoomClient
 from ._config import Config
 from ._events import RunObserver
-from ._exceptions import ConfigError, CredentialsError
+from ._exceptions import CredentialsError
 from ._manifest import Manifest, open_manifest
 from ._models import RunSummary
 from ._pool import BatchRun
@@ -185,10 +185,11 @@ async def _execute(
                 counts={status.value: n for status, n in summary.counts.items()},
             )
         except OSError as exc:
-            raise ConfigError(
-                f"--html: cannot write {config.html} ({exc.strerror or exc})"
-            ) from None
-        summary.html_path = str(config.html)
+            # Every row is done and reported: a missing contact sheet is worth a warning,
+            # not a failed run.
+            summary.warnings.append(f"--html: cannot write {config.html} ({exc.strerror or exc})")
+        else:
+            summary.html_path = str(config.html)
     write_summary(summary_path(report.path), summary)
     observer.run_finished(summary)
     return summary

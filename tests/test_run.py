@@ -351,3 +351,30 @@ async def test_version_and_help() -> None:
     outcome = await run_subprocess(["run", "--help"], {}, ROOT)
     assert outcome.code == 0
     assert "--simulate" in outcome.out and "examples:" in outcome.out
+
+
+async def test_an_unwritable_contact_sheet_is_a_warning_not_a_failed_run(
+    photos: Callable[..., Photos], cli: Any, tmp_path: Path
+) -> None:
+    batch = photos(3)
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    report = tmp_path / "r.csv"
+    outcome = await cli(
+        [
+            "validate",
+            str(batch.manifest),
+            "--report",
+            str(report),
+            "--html",
+            str(tmp_path / "blocker" / "sheet.html"),
+        ]
+    )
+    assert outcome.code == 0
+    assert "warning: --html: cannot write" in outcome.err
+    summary = json.loads(report.with_suffix(".json").read_text())
+    assert summary["html_path"] is None
+    assert summary["warnings"] == [
+        line.removeprefix("warning: ")
+        for line in outcome.err.splitlines()
+        if line.startswith("warning: ")
+    ]
