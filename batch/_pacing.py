@@ -211,7 +211,7 @@ class Pacer:
         """Record that a request was accepted (any answer but a 429)."""
         now = self._clock()
         self._accepted.append(now if ticket is None else ticket.sent_at)
-        while self._accepted[0] < now - _KEEP:
+        while self._accepted and self._accepted[0] < now - _KEEP:
             self._accepted.popleft()
 
     def on_rate_limited(

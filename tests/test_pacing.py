@@ -504,3 +504,13 @@ def test_the_default_policy_and_the_properties() -> None:
     assert pacer.ceiling == 60
     assert pacer.rate == pytest.approx(58.2)
     assert not pacer.holding
+
+
+def test_a_success_older_than_the_memory_does_not_empty_the_pacer() -> None:
+    """One upload slower than the 5 s memory, nothing else in flight: no IndexError."""
+    clock = [0.0]
+    pacer = Pacer(20, clock=lambda: clock[0])
+    ticket = Ticket(sent_at=0.0, epoch=0)
+    clock[0] = 6.5
+    pacer.on_success(ticket)
+    pacer.on_success(None)

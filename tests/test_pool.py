@@ -124,3 +124,46 @@ def test_spreadsheet_formulas_are_neutralised_and_read_back(tmp_path: Path) -> N
     assert "'=HYPERLINK(1)" in text and "'+x.jpg" in text
     (row,) = list(read_report(tmp_path / "r.csv"))
     assert (row["user"], row["file"], row["status"]) == ("=HYPERLINK(1)", "+x.jpg", "failed")
+
+
+async def test_a_bug_in_one_row_is_reported_and_the_run_goes_on(
+    photos: Callable[..., Photos], cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batch._pool import BatchRun
+
+    original = BatchRun._handle
+
+    async def broken(self: BatchRun, row: Any, *args: Any) -> RowResult:
+        if row.row == 2:
+            raise RuntimeError("boom")
+        return await original(self, row, *args)
+
+    monkeypatch.setattr(BatchRun, "_handle", broken)
+    batch = photos(4)
+    report = tmp_path / "r.csv"
+    outcome = await cli(["validate", str(batch.manifest), "--report", str(report), "--quiet"])
+    assert outcome.code == 1
+    rows = list(read_report(report))
+    assert [r["status"] for r in rows] == ["valid", "failed", "valid", "valid"]
+    assert rows[1]["message"] == "internal error: RuntimeError: boom — please report it"
+
+
+async def test_an_upload_slower_than_the_pacer_memory(
+    photos: Callable[..., Photos], simulator: Any, cli: Any, tmp_path: Path
+) -> None:
+    """One upload taking longer than the pacer remembers successes (5 s) must not crash it."""
+    batch = photos(1)
+    sim = await simulator(latency_ms=5600)
+    outcome = await cli(
+        [
+            "run",
+            str(batch.manifest),
+            *sim_args(sim),
+            "--no-state",
+            "--report",
+            str(tmp_path / "r.csv"),
+        ],
+        sim_env(sim),
+    )
+    assert outcome.code == 0, outcome.err
+    assert sim.stats.uploads == 1
