@@ -359,6 +359,7 @@ def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out:
         )
         print("Press Ctrl-C to stop.", file=out, flush=True)
 
+    gc.freeze()  # as for run: a full collection would bunch arrivals into false 429s
     try:
         asyncio.run(serve(options, args.host, args.port, ready=ready))
     except KeyboardInterrupt:

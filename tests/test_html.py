@@ -15,21 +15,9 @@ import pytest
 from PIL import Image
 
 from batch._html import write_contact_sheet
+from batch._report import COLUMNS
 
-HEADER = [
-    "row",
-    "user",
-    "file",
-    "status",
-    "http_status",
-    "zoom_code",
-    "message",
-    "attempts",
-    "bytes",
-    "sha256",
-    "duration_ms",
-    "finished_at",
-]
+HEADER = list(COLUMNS)  # the report's own columns, as the pool writes them
 
 Row = tuple[int, str, str, str, str]  # row, user, file, status, message
 
