@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -164,3 +165,28 @@ async def run_subprocess(
     out, err = await asyncio.wait_for(process.communicate(), limit)
     assert process.returncode is not None
     return Outcome(process.returncode, out.decode(), err.decode())
+
+
+def chromium_screenshot(page: Path, png: Path, *, size: tuple[int, int]) -> list[str] | None:
+    """The command that renders ``page`` to ``png`` in Debian's headless Chromium, or None.
+
+    The flags keep Chromium off the network this machine does not have (see the env notes).
+    """
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return None
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={png.parent / (png.stem + '-profile')}",
+        f"--screenshot={png}",
+        f"--window-size={size[0]},{size[1]}",
+        page.as_uri(),
+    ]

@@ -17,6 +17,8 @@ from PIL import Image
 from batch._html import write_contact_sheet
 from batch._report import COLUMNS
 
+from .conftest import chromium_screenshot
+
 HEADER = list(COLUMNS)  # the report's own columns, as the pool writes them
 
 Row = tuple[int, str, str, str, str]  # row, user, file, status, message
@@ -305,26 +307,9 @@ def test_written_atomically(tmp_path: Path, mixed: list[Row]) -> None:
 def test_renders_in_a_real_browser(tmp_path: Path, mixed: list[Row]) -> None:
     _sheet(tmp_path, mixed)
     png = tmp_path / "sheet.png"
-    subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={png}",
-            "--window-size=1280,1000",
-            (tmp_path / "sheet.html").as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=90,
-    )
+    command = chromium_screenshot(tmp_path / "sheet.html", png, size=(1280, 1000))
+    assert command is not None
+    subprocess.run(command, check=True, capture_output=True, timeout=90)
     with Image.open(png) as shot:
         rgb = shot.convert("RGB")
     assert rgb.size == (1280, 1000)

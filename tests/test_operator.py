@@ -11,7 +11,6 @@ import json
 import os
 import pty
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +28,16 @@ from batch import Simulator, SimulatorOptions
 from batch._models import RunSummary, Status
 from batch._progress import closing_text
 
-from .conftest import ROOT, Photos, make_jpeg, make_png, sim_args, sim_env, write_manifest
+from .conftest import (
+    ROOT,
+    Photos,
+    chromium_screenshot,
+    make_jpeg,
+    make_png,
+    sim_args,
+    sim_env,
+    write_manifest,
+)
 
 ZOOM_BATCH = Path(sys.executable).with_name("zoom-batch")
 SECRET = "sim-client-secret"
@@ -423,26 +431,12 @@ async def test_html_contact_sheet_shows_every_row_problems_first(
     assert "web page (HTML)" in page
     assert re.search(r"https?://", page) is None  # self-contained: nothing to fetch
 
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("chromium is not installed: the page is not rendered")
     shot = tmp_path / "sheet.png"
+    command = chromium_screenshot(tmp_path / "sheet.html", shot, size=(1280, 1600))
+    if command is None:
+        pytest.skip("chromium is not installed: the page is not rendered")
     render = await asyncio.create_subprocess_exec(
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        f"--screenshot={shot}",
-        "--window-size=1280,1600",
-        (tmp_path / "sheet.html").as_uri(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     await asyncio.wait_for(render.wait(), 60)
     with Image.open(shot) as image:
