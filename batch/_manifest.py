@@ -66,6 +66,7 @@ def resolve_file(file: str, folder: Path) -> Path | None:
 
 def open_manifest(path: Path, *, format: str | None = None) -> Manifest:
     """Check a manifest from end to end and count its rows. Raises :class:`ManifestError`."""
+    _check_readable(path)  # first: "not found" or "a directory" says more than the extension
     fmt = format.lower() if format else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ManifestError(
@@ -74,7 +75,6 @@ def open_manifest(path: Path, *, format: str | None = None) -> Manifest:
         )
     if fmt not in ("csv", "yaml"):
         raise ManifestError(f"--format: expected csv or yaml, got {format!r}")
-    _check_readable(path)
     if fmt == "csv":
         user_col, file_col, total = _csv_scan(path)
     else:

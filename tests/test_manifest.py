@@ -174,3 +174,9 @@ def test_rows_stream_without_reading_everything(tmp_path: Path) -> None:
     assert (first.row, first.user) == (1, "u0@x.com")
     # A generator: nothing beyond what was asked for has been built.
     assert sum(1 for _ in rows) == 49_999
+
+
+def test_a_directory_is_named_as_such_whatever_its_extension(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(ManifestError, match="photos: is a directory, not a manifest file"):
+        open_manifest(tmp_path / "photos")
