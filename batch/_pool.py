@@ -41,7 +41,7 @@ from ._manifest import Manifest
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
 from ._pacing import Pacer, Ticket
 from ._report import ReportWriter
-from ._state import StateStore, user_key
+from ._state import StateStore, UploadRecord, user_key
 from ._validate import RowChecker
 
 #: Rows read from the manifest per trip to the reader thread.
@@ -309,12 +309,13 @@ class BatchRun:
         try:
             # The duplicate check must run before the first await, in manifest order.
             user = self._checker.check_user_of(row)
-            skipped = await self._skip_unchanged(row, user)
+            record = self._last_upload(user)
+            skipped = await self._skip_unchanged(row, record) if record is not None else None
             if skipped is not None:
                 result = skipped
             else:
                 meta = await self._checker.inspect(row)
-                result = await self._handle(row, user, meta, tries)
+                result = await self._handle(row, user, meta, tries, record)
         except InvalidRow as exc:
             result = self._result(row, Status.INVALID, one_line(str(exc)))
         except _Stopped:
@@ -337,17 +338,18 @@ class BatchRun:
         result.duration_ms = round((self._clock() - begun) * 1000)
         return result
 
-    async def _skip_unchanged(self, row: ManifestRow, user: str) -> RowResult | None:
-        """The row's result when its file is byte for byte the one last uploaded for ``user``.
+    def _last_upload(self, user: str) -> UploadRecord | None:
+        """What the state store knows of ``user``, when unchanged rows may be skipped."""
+        if self._config.dry_run or self._config.force or self._state is None:
+            return None
+        return self._state.last_upload(user)
+
+    async def _skip_unchanged(self, row: ManifestRow, record: UploadRecord) -> RowResult | None:
+        """The row's result when its file is byte for byte the one ``record`` says was sent.
 
         Hashing the file is enough then: Zoom accepted these very bytes, so the image checks
         (about a third of a skipped row's CPU: bench/skip_unchanged.py) are not needed.
         """
-        if self._config.dry_run or self._config.force or self._state is None:
-            return None
-        record = self._state.last_upload(user)
-        if record is None:
-            return None
         found = await self._checker.digest(row)
         if found is None or found[1] != record.sha256:
             return None  # changed or unreadable: the full checks say what to do
@@ -373,7 +375,12 @@ class BatchRun:
         return result
 
     async def _handle(
-        self, row: ManifestRow, user: str, meta: PreparedImage, tries: _Attempts
+        self,
+        row: ManifestRow,
+        user: str,
+        meta: PreparedImage,
+        tries: _Attempts,
+        record: UploadRecord | None,
     ) -> RowResult:
         fitted = (
             f"fitted from {_human_size(meta.original_size)} to {_human_size(meta.size)}"
@@ -385,9 +392,7 @@ class BatchRun:
                 row, Status.VALID, "ready to upload" + (f"; {fitted}" if fitted else "")
             )
         else:
-            record = None
-            if self._state is not None and not self._config.force:
-                record = self._state.last_upload(user)
+            # The file's own hash differed; with --fit the bytes sent may still be the same.
             if record is not None and record.sha256 == meta.sha256:
                 result = self._unchanged(row, record.uploaded_at)
             else:
