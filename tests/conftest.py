@@ -145,14 +145,12 @@ def cli(
     return run
 
 
-async def run_subprocess(
-    args: Sequence[str], env: dict[str, str], cwd: Path, limit: float = 60
-) -> Outcome:
-    """The installed command as a separate process (signals, kill -9, real exit codes)."""
+async def spawn(args: Sequence[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """``python -m batch ARGS`` as its own process, left running (a test may signal it)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM_")}
     full_env.update(env)
     full_env["PYTHONPATH"] = str(ROOT)
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "batch",
@@ -162,6 +160,13 @@ async def run_subprocess(
         env=full_env,
         cwd=cwd,
     )
+
+
+async def run_subprocess(
+    args: Sequence[str], env: dict[str, str], cwd: Path, limit: float = 60
+) -> Outcome:
+    """The command as a separate process, run to the end (real exit codes and streams)."""
+    process = await spawn(args, env, cwd)
     out, err = await asyncio.wait_for(process.communicate(), limit)
     assert process.returncode is not None
     return Outcome(process.returncode, out.decode(), err.decode())

@@ -12,13 +12,10 @@ import asyncio
 import csv
 import io
 import json
-import os
 import re
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -29,7 +26,7 @@ import pytest
 from batch._report import COLUMNS
 from batch._state import StateStore
 
-from .conftest import ROOT, Outcome, Photos, sha256, sim_args, sim_env
+from .conftest import Outcome, Photos, sha256, sim_args, sim_env, spawn
 
 ROWS = 60
 CONCURRENCY = 4
@@ -41,23 +38,6 @@ INTERRUPTED = "interrupted while uploading: it may or may not have reached Zoom"
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-async def spawn(args: Sequence[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    """``zoom-batch`` as its own process, left running so a test can signal it."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOOM_")}
-    full_env.update(env)
-    full_env["PYTHONPATH"] = str(ROOT)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "batch",
-        *args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=full_env,
-        cwd=cwd,
-    )
 
 
 Spawn = Callable[[Sequence[str], dict[str, str], Path], Awaitable[asyncio.subprocess.Process]]
