@@ -15,7 +15,14 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from batch._auth import StaticToken
-from batch._client import Answer, ZoomClient, classify, parse_retry_after, user_path
+from batch._client import (
+    Answer,
+    ZoomClient,
+    classify,
+    multipart_body,
+    parse_retry_after,
+    user_path,
+)
 from batch._exceptions import (
     DailyLimitReached,
     FatalError,
@@ -214,16 +221,27 @@ async def test_upload_request_shape(mocked: aioresponses) -> None:
     assert str(sent_url) == url
     call = calls[0]
     assert call.kwargs["headers"]["Authorization"] == "Bearer tok-123"
-    form = call.kwargs["data"]
-    assert isinstance(form, aiohttp.FormData)
-    payload = form()
-    assert payload.content_type.startswith("multipart/form-data; boundary=")
-    body = await payload.as_bytes()
+    content_type = call.kwargs["headers"]["Content-Type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    body = call.kwargs["data"]
     assert b'name="pic_file"' in body
     assert b'filename="jane.jpg"' in body
     assert b"Content-Type: image/jpeg" in body
     assert data in body
     assert client.requests == 1
+
+
+@pytest.mark.parametrize("filename", ["jane.jpg", 'José "J" Ng/ü.png', "a;b=c%20.jpeg"])
+async def test_multipart_body_is_what_formdata_writes(filename: str) -> None:
+    image = PreparedImage(b"\xff\xd8\xff-bytes", filename, "image/png", "0" * 64, 1, 1)
+    body, content_type = multipart_body(image)
+    boundary = content_type.removeprefix("multipart/form-data; boundary=")
+    assert len(boundary) == 32
+    form = aiohttp.FormData()
+    form.add_field("pic_file", image.data, filename=filename, content_type=image.content_type)
+    payload = form()
+    theirs = payload.content_type.removeprefix("multipart/form-data; boundary=")
+    assert body == (await payload.as_bytes()).replace(theirs.encode(), boundary.encode())
 
 
 async def test_connection_errors_become_transient(mocked: aioresponses) -> None:
