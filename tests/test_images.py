@@ -280,6 +280,35 @@ def test_bomb_limit_follows_pillow_setting(monkeypatch: pytest.MonkeyPatch) -> N
     )
 
 
+def with_frame(jpeg: bytes, *, bits: int = 8, height: int = 48, width: int = 64) -> bytes:
+    """``jpeg`` with its start-of-frame header rewritten (precision and size)."""
+    at = jpeg.index(b"\xff\xc0") + 4
+    header = bytes([bits]) + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return jpeg[:at] + header + jpeg[at + 5 :]
+
+
+def test_jpeg_size_comes_from_its_frame_header() -> None:
+    assert prepare_image(with_frame(JPEG, width=300, height=7), filename="a.jpg").width == 300
+    assert refused(with_frame(JPEG, width=20_000, height=20_000)) == (
+        "file is a JPEG image of 20,000 x 20,000 pixels (400 megapixels), too large to process"
+        " safely — export it smaller (at most 89 megapixels)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ({"bits": 12}, "cannot handle 12-bit layers"),
+        ({"height": 0}, "its data is corrupted"),
+        ({"width": 0}, "its data is corrupted"),
+    ],
+)
+def test_jpeg_frame_pillow_or_libjpeg_refuse(frame: dict[str, int], reason: str) -> None:
+    assert refused(with_frame(JPEG, **frame)) == (
+        f"file is a damaged JPEG ({reason}) — export the photo again"
+    )
+
+
 def test_damaged_picture_with_fit_is_refused() -> None:
     gif = encode(picture(), "GIF")
     assert refused(gif[: len(gif) // 2], fit=True) == (
