@@ -9,6 +9,8 @@ The command line is the usual way in (``zoom-batch run MANIFEST``); from Python:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from ._config import Config, build_config
@@ -31,7 +33,24 @@ from ._exceptions import (
 )
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
 from ._runner import run_manifest
-from ._simulator import Simulator, SimulatorOptions
+
+if TYPE_CHECKING:
+    from ._simulator import Simulator, SimulatorOptions
+
+
+def __getattr__(name: str) -> Any:
+    # The simulator (and aiohttp's server half under it) loads on first use: a real run never
+    # needs it, and importing it cost ~40 ms of every start-up (bench/scale.py).
+    if name in ("Simulator", "SimulatorOptions"):
+        from . import _simulator
+
+        return getattr(_simulator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ApiError",

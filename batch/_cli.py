@@ -17,14 +17,16 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from PIL import Image
 
 from . import __version__
 from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_file
 from ._exceptions import ConfigError, SetupError, one_line
-from ._simulator import SimulatorOptions, load_users_file, serve
+
+if TYPE_CHECKING:
+    from ._simulator import SimulatorOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -197,6 +199,9 @@ _FLAG_KEYS = (
 def _simulator_options(
     args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
 ) -> SimulatorOptions:
+    # Loaded here, not at the top: a run without --simulate never needs the simulator.
+    from ._simulator import SimulatorOptions, load_users_file
+
     values: dict[str, Any] = {}
     kinds = {name.replace("-", "_"): kind for name, kind, _ in _SIM_OPTIONS}
     for key, value in section.items():
@@ -345,6 +350,7 @@ def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out:
             raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
         section = raw
     options = _simulator_options(args, section, None)
+    from ._simulator import serve
 
     def ready(url: str) -> None:
         limit = f"{options.rate_limit:g}/s" if options.rate_limit else "no limit"

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ._exceptions import ConfigError
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
@@ -215,6 +213,8 @@ def _substitute(text: str, environ: Mapping[str, str]) -> str | None:
 
 def read_config_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     """Read a YAML config file, substitute ``${ENV}`` references, reject unknown keys."""
+    import yaml  # here, not at the top: most runs have no config file, and it costs ~25 ms
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

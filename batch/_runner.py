@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -33,8 +34,10 @@ from ._report import (
     summary_path,
     write_summary,
 )
-from ._simulator import Simulator, SimulatorOptions
 from ._state import StateStore, default_state_path, user_key
+
+if TYPE_CHECKING:
+    from ._simulator import SimulatorOptions
 
 
 def _missing_credentials(config: Config) -> CredentialsError:
@@ -66,6 +69,8 @@ async def _simulated(config: Config, options: SimulatorOptions | None) -> AsyncI
     if options is None:
         yield config
         return
+    from ._simulator import Simulator  # only here: a real run never loads the simulator
+
     async with Simulator(options) as simulator:
         yield replace(
             config,

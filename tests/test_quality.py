@@ -34,6 +34,20 @@ def test_mypy_strict_is_clean() -> None:
 
 def test_public_names() -> None:
     """__all__ is exactly what the package exposes, and it holds what a caller needs."""
-    public = {n for n in vars(batch) if not n.startswith("_") and n != "annotations"}
+    public = {n for n in dir(batch) if not n.startswith("_")}
     assert set(batch.__all__) - {"__version__"} == public
+    assert all(getattr(batch, name) is not None for name in batch.__all__)  # lazy ones too
     assert {"Config", "run_manifest", "RowResult", "Status", "SetupError", "Simulator"} <= public
+
+
+def test_a_run_loads_neither_the_simulator_nor_yaml() -> None:
+    """Start-up is part of every run's cost (bench/scale.py): what a plain run never uses
+    stays unloaded until asked for."""
+    probe = (
+        "import sys, batch._cli, batch._runner, batch._pool;"
+        "print(sorted(m for m in ('batch._simulator', 'aiohttp.web', 'yaml') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
