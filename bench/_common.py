@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import compileall
 import contextlib
 import dataclasses
 import io
@@ -135,8 +136,19 @@ def manifest_over(path: Path, photos: Sequence[Path], rows: int) -> Path:
 # -- running the tool ----------------------------------------------------------------------
 
 
+def compile_package() -> None:
+    """Write the package's bytecode, as ``pip install .`` does, before timing any start-up.
+
+    An editable install run with PYTHONDONTWRITEBYTECODE=1 (these machines set it) compiles
+    every module of ``batch`` from source at each start: ~90 ms that an installed copy, whose
+    .pyc files pip writes, never spends. Idempotent: up-to-date files are left alone.
+    """
+    compileall.compile_dir(ROOT / "batch", quiet=1)
+
+
 def zoom_batch() -> list[str]:
     """The installed ``zoom-batch`` script next to this Python, else ``python -m batch``."""
+    compile_package()
     script = Path(sys.executable).with_name("zoom-batch")
     return [str(script)] if script.exists() else [sys.executable, "-m", "batch"]
 
