@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import operator
 import os
 import re
 import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Final
+from typing import Final, NamedTuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
@@ -99,6 +99,8 @@ _LOSSLESS: Final = frozenset({0xC3, 0xCB})  # no quantization tables
 _SKIPPED_MARKERS: Final = frozenset({*range(0xE0, 0xF0), 0xFE, 0xDD, 0xDC, 0xCC})
 # A marker inside entropy-coded data: 0xFF not followed by a stuffed 00 or a restart marker.
 _MARKER_IN_SCAN: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+#: What a Huffman code of 1 to 16 bits takes of the code space, in units of 2**-16.
+_KRAFT_WEIGHTS: Final = tuple(1 << (16 - bits) for bits in range(1, 17))
 _TRUNCATED: Final = "image file is truncated"
 _CORRUPTED: Final = "its data is corrupted"
 _FIT_QUALITIES: Final = (90, 85, 80, 75, 70, 60, 50, 40)
@@ -359,17 +361,18 @@ def _huffman_problem(segment: bytes, tables: set[tuple[str, int]]) -> str | None
             return _CORRUPTED
         table_class, table_id = divmod(segment[pos], 16)
         counts = segment[pos + 1 : pos + 17]
-        symbols = segment[pos + 17 : pos + 17 + sum(counts)]
-        if table_class > 1 or table_id > 3 or sum(counts) > 256 or len(symbols) < sum(counts):
+        total = sum(counts)
+        symbols = segment[pos + 17 : pos + 17 + total]
+        if table_class > 1 or table_id > 3 or total > 256 or len(symbols) < total:
             return _CORRUPTED
         # libjpeg refuses a table whose codes overflow their lengths (all ones is no code
         # either): the Kraft sum of the code lengths must stay below 1.
-        if sum(count << (16 - bits) for bits, count in enumerate(counts, 1)) >= 1 << 16:
+        if sum(map(operator.mul, counts, _KRAFT_WEIGHTS)) >= 1 << 16:
             return _CORRUPTED
         if table_class == 0 and symbols and max(symbols) > 15:
             return _CORRUPTED  # a DC symbol is a bit count, 0 to 15
         tables.add(("ac" if table_class else "dc", table_id))
-        pos += 17 + len(symbols)
+        pos += 17 + total
     return None
 
 
@@ -385,8 +388,7 @@ def _quantization_problem(segment: bytes, tables: set[tuple[str, int]]) -> str |
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Component:
+class _Component(NamedTuple):  # a tuple: built per component of every photo checked
     horizontal: int  #: sampling factors
     vertical: int
     table: int  #: quantization table
