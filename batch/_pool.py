@@ -21,8 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
+from typing import TYPE_CHECKING
 
 from ._client import ZoomClient, next_midnight_utc
 from ._config import Config
@@ -43,6 +42,9 @@ from ._pacing import Pacer, Ticket
 from ._report import ReportWriter
 from ._state import StateStore, UploadRecord, user_key
 from ._validate import RowChecker
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 #: Rows read from the manifest per trip to the reader thread.
 READ_BATCH = 256
@@ -462,6 +464,8 @@ class BatchRun:
         return stop
 
     def _wait(self, tries: _Attempts) -> Callable[[RetryCallState], float]:
+        from tenacity import wait_random_exponential
+
         backoff = wait_random_exponential(multiplier=0.5, max=30)
         remaining_budget = self._config.max_retry_time
 
@@ -489,6 +493,9 @@ class BatchRun:
             # The first attempt runs outside tenacity, whose machinery cost ~0.15 ms per row
             # even when nothing is retried (bench/ablation.py); tenacity's first attempt
             # replays its failure, so the policy (stop, wait, attempt count) is unchanged.
+            # Imported here: most runs never retry, and the import is start-up time.
+            from tenacity import AsyncRetrying, retry_if_exception_type
+
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type((TransientError, TokenExpired)),
                 stop=self._stop_condition(tries),
