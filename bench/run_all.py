@@ -4,7 +4,7 @@ Each benchmark prints one markdown block that names the date, the machine and it
 command. BENCHMARKS.md keeps hand-written text outside ``<!-- BEGIN name -->`` /
 ``<!-- END name -->`` markers; only what lies between them is replaced.
 
-    python bench/run_all.py [--quick] [--write] [--only NAME,...]
+    python bench/run_all.py [--quick] [--large] [--write] [--only NAME,...]
 
 NAME: pacing, skip_unchanged, scale, ablation, limiter (all by default, in that order).
 """
@@ -25,15 +25,17 @@ DOCUMENT = ROOT / "BENCHMARKS.md"
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "pacing": ("pacing.py", []),
     "skip_unchanged": ("skip_unchanged.py", []),
-    "scale": ("scale.py", ["--profile"]),
+    "scale": ("scale.py", ["--profile", "--repeat", "3"]),
     "ablation": ("ablation.py", []),
     "limiter": ("limiter_burst.py", []),
 }
 
 
-def run(name: str, quick: bool) -> str:
+def run(name: str, quick: bool, large: bool) -> str:
     script, extra = BENCHMARKS[name]
     argv = [sys.executable, str(ROOT / "bench" / script), *extra]
+    if large and name == "scale":
+        argv.append("--large")
     if quick and name not in ("limiter", "ablation"):
         argv.append("--quick")
     if quick and name == "ablation":
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (pass --quick on)")
     parser.add_argument("--write", action="store_true", help=f"update {DOCUMENT.name}")
+    parser.add_argument("--large", action="store_true", help="scale.py: also 100,000 uploads")
     parser.add_argument("--only", help="comma-separated: " + ",".join(BENCHMARKS))
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(BENCHMARKS)
@@ -69,10 +72,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     started = time.perf_counter()
-    blocks = {name: run(name, args.quick) for name in names}
+    blocks = {name: run(name, args.quick, args.large) for name in names}
     if not args.only:
         minutes = (time.perf_counter() - started) / 60
-        command = "python bench/run_all.py" + (" --quick" if args.quick else "") + " --write"
+        flags = (" --quick" if args.quick else "") + (" --large" if args.large else "")
+        command = f"python bench/run_all.py{flags} --write"
         blocks["run"] = (
             f"Last regenerated in full {machine_line(load=False)}, with `{command}`"
             f" ({minutes:.0f} min)."
