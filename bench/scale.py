@@ -4,10 +4,11 @@
    peak RSS of the process (kernel accounting via wait4), rows/s, CPU ms per row. Goals: the
    100k run peaks under 60 MB and within 10 MB of the 10k one; at least 5,000 rows/s.
 2. Uploads with pacing lifted (``--rate 100000 --concurrency 32 --no-state``) to the simulator
-   (no rate limit) running in a separate process, 1k and 10k rows, one distinct photo per row;
+   (no rate limit) running in a separate process, 1k and 10k rows (and 100k with ``--large``),
+   one distinct photo per row;
    the same rows through (a) the seed's curl command fanned out with ``xargs -P 16``, (b)
    ``bench/bare_aiohttp.py``. Goals: the tool at least 5x faster than curl+xargs, and at most
-   1.5x the time of the bare script. 100k uploads are left out: ~3 min per method here.
+   1.5x the time of the bare script.
 3. With ``--profile``: where the tool's time goes in the upload run and in the dry run
    (py-spy, sampling; ``pip install py-spy``).
 
