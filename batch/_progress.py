@@ -13,17 +13,17 @@ import re
 import shlex
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
-
-from rich.console import Console, RenderableType
-from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task
-from rich.text import Text
+from math import ceil
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._events import RunObserver
 from ._models import RowResult, RunSummary, Status
+
+if TYPE_CHECKING:
+    from ._live import LiveDisplay
 
 __all__ = [
     "ConsoleProgress",
@@ -37,10 +37,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-#: Live redraws per second: enough for a moving spinner, few enough for a slow SSH link.
-LIVE_REFRESH_PER_SECOND = 4.0
-
 
 # --- words and numbers -------------------------------------------------------------------------
 
@@ -196,32 +192,58 @@ def _utc_minute(iso: str) -> str:
 # --- console -----------------------------------------------------------------------------------
 
 
-class _TextColumn(ProgressColumn):
-    """A progress column whose text is a function of the task."""
+def _live_terminal(stream: TextIO) -> bool:
+    from ._live import is_interactive  # rich loads only for a terminal
 
-    def __init__(self, text: Callable[[Task], str]) -> None:
-        super().__init__()
-        self._text = text
-
-    def render(self, task: Task) -> Text:
-        return Text(self._text(task))
+    return is_interactive(stream)
 
 
-class _Display(Progress):
-    """rich's progress bar with extra lines underneath (counts, holding state)."""
+class _Speed:
+    """Rows per second and time left, estimated as rich's progress task does.
 
-    def __init__(
-        self,
-        *columns: ProgressColumn,
-        extra: Callable[[], Iterable[RenderableType]],
-        **options: Any,
-    ) -> None:
-        self._extra = extra  # before super(): rich's Live renders once while being built
-        super().__init__(*columns, **options)
+    The samples of the last 30 s (at most 1,000): rows finished over the time they span.
+    The same figures the live display showed when it kept them, so that plain lines and the
+    display agree; kept here so that runs without a terminal do not load rich.
+    """
 
-    def get_renderables(self) -> Iterable[RenderableType]:
-        yield self.make_tasks_table(self.tasks)
-        yield from self._extra()
+    WINDOW = 30.0  #: rich's ``speed_estimate_period``
+    MAX_SAMPLES = 1000
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._samples: deque[float] = deque(maxlen=self.MAX_SAMPLES)  # when each row finished
+        self.done = 0
+        self.total = 0
+
+    def reset(self, total: int) -> None:
+        self._samples.clear()
+        self.done, self.total = 0, total
+
+    def advance(self) -> None:
+        now = self._clock()
+        self.done += 1
+        samples = self._samples
+        while samples and samples[0] < now - self.WINDOW:
+            samples.popleft()
+        samples.append(now)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.total) and self.done >= self.total
+
+    @property
+    def per_second(self) -> float | None:
+        """Rows per second, None until two rows have finished at different times."""
+        samples = self._samples
+        span = samples[-1] - samples[0] if samples else 0.0
+        return (len(samples) - 1) / span if span else None
+
+    @property
+    def seconds_left(self) -> float | None:
+        speed = self.per_second
+        if self.finished or not speed or not self.total:
+            return None
+        return float(ceil((self.total - self.done) / speed))
 
 
 class ConsoleProgress:
@@ -258,35 +280,26 @@ class ConsoleProgress:
         self._last_line = clock()
         self._closed = False
 
-        # rich reads NO_COLOR, TERM and friends from the environment itself.
-        console = Console(file=stream)
+        self._speed = _Speed(clock)
         if plain is None:
             # A dumb terminal cannot redraw in place: plain lines serve it better.
-            plain = not (stream.isatty() and console.is_interactive)
-        self._live = not (quiet or plain)
-        # One rich Progress in every mode: its task holds done/total and the speed estimate
-        # (a moving window of samples) that the plain lines use too.
-        self._progress = _Display(
-            SpinnerColumn(),
-            BarColumn(bar_width=30),
-            _TextColumn(self._status_line),
-            extra=self._extra_lines,
-            console=console,
-            get_time=clock,
-            refresh_per_second=LIVE_REFRESH_PER_SECOND,
-            transient=True,  # the closing text replaces the display
-            disable=not self._live,
-        )
-        self._task = self._progress.add_task("rows", total=None)
+            plain = quiet or not (stream.isatty() and _live_terminal(stream))
+        self._display: LiveDisplay | None = None
+        if not (quiet or plain):
+            from ._live import LiveDisplay
+
+            self._display = LiveDisplay(
+                stream, status=self._status_line, extra=self._extra_lines, clock=clock
+            )
 
     # RunObserver
 
     def run_started(self, *, total: int, rate: float, dry_run: bool) -> None:
         self._target = None if dry_run else rate
         self._last_line = self._clock()
-        self._progress.reset(self._task, total=total)
-        if self._live:
-            self._progress.start()
+        self._speed.reset(total)
+        if self._display is not None:
+            self._display.begin(total)
         elif not self._quiet:
             what = "dry run: checking" if dry_run else "run started:"
             pace = "" if dry_run else f" at {_pace(rate)}"
@@ -294,21 +307,23 @@ class ConsoleProgress:
 
     def row_finished(self, result: RowResult) -> None:
         self._counts[result.status] += 1
-        self._progress.advance(self._task)
-        if self._live or self._quiet:
+        self._speed.advance()
+        if self._display is not None:
+            self._display.step()
+            return
+        if self._quiet:
             return
         now = self._clock()
         if now - self._last_line >= self._interval:
             self._last_line = now
-            task = self._progress.tasks[0]
             counts = _counts_line(self._counts)
-            self._write(f"progress {self._status_line(task)}" + (f" · {counts}" if counts else ""))
+            self._write(f"progress {self._status_line()}" + (f" · {counts}" if counts else ""))
 
     def backoff_started(self, *, seconds: float, reason: str, rate: float) -> None:
         self._target = rate
         self._holding = _holding_text(seconds, reason, rate)
-        if self._live:
-            self._progress.refresh()  # show the hold now, not at the next tick
+        if self._display is not None:
+            self._display.refresh()  # show the hold now, not at the next tick
         elif not self._quiet:
             self._write(self._holding)
 
@@ -327,28 +342,29 @@ class ConsoleProgress:
         """Stop the live display and give the cursor back; safe to call more than once."""
         if not self._closed:
             self._closed = True
-            self._progress.stop()
+            if self._display is not None:
+                self._display.stop()
 
     # rendering
 
-    def _status_line(self, task: Task) -> str:
+    def _status_line(self) -> str:
         """``1,200/8,000 (15%) · 18.7/s of 19.4/s · eta 5m52s``; unknown parts are left out."""
-        done = int(task.completed)
-        total = int(task.total or 0)
+        done, total = self._speed.done, self._speed.total
         parts = [f"{done:,}/{total:,} ({done * 100 // total}%)" if total else f"{done:,}"]
-        speed = task.speed
+        speed = self._speed.per_second
         if speed is not None:
             parts.append(_pace(speed) + (f" of {_pace(self._target)}" if self._target else ""))
-        eta = task.time_remaining
-        if eta is not None and not task.finished:
+        eta = self._speed.seconds_left
+        if eta is not None:
             parts.append(f"eta {format_duration(eta, compact=True)}")
         return " · ".join(parts)
 
-    def _extra_lines(self) -> Iterable[RenderableType]:
-        yield Text(_counts_line(self._counts))
+    def _extra_lines(self) -> Iterable[tuple[str, str]]:
+        """The live display's lines under the bar: (text, rich style)."""
+        yield _counts_line(self._counts), ""
         holding = self._holding
         if holding:
-            yield Text(holding, style="yellow")
+            yield holding, "yellow"
 
     def _write(self, line: str) -> None:
         self._stream.write(line + "\n")

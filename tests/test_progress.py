@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pty
+import random
 import re
 import threading
 import time
@@ -66,6 +67,36 @@ def colour_codes(text: str) -> list[str]:
         for m in SGR.finditer(text)
         if any(p and int(p) in COLOUR_PARAMS for p in m.group(1).split(";"))
     ]
+
+
+# --- the speed estimate --------------------------------------------------------------------
+
+
+def test_speed_estimate_is_richs_own() -> None:
+    """Plain lines estimate speed and time left without rich, exactly as rich's task does."""
+    from rich.progress import Progress
+
+    from batch._progress import _Speed
+
+    clock = FakeClock()
+    ours = _Speed(clock)
+    theirs = Progress(get_time=clock, disable=True)
+    task_id = theirs.add_task("rows", total=None)
+    ours.reset(3_000)
+    theirs.reset(task_id, total=3_000)
+    rng = random.Random(7)
+    for n in range(3_000):
+        # First more rows in 30 s than rich keeps samples (1,000), then bursts and pauses
+        # longer than its 30 s window.
+        if n < 1_500:
+            clock.now += 0.005
+        else:
+            clock.now += rng.choice((0.0, 0.01, 0.5, 2.0, 31.0 if n % 500 == 499 else 0.2))
+        ours.advance()
+        theirs.advance(task_id)
+        task = theirs.tasks[0]
+        eta = None if task.finished else task.time_remaining
+        assert (ours.per_second, ours.seconds_left) == (task.speed, eta), n
 
 
 # --- live display on a real pseudo-terminal ----------------------------------------------------
