@@ -398,7 +398,8 @@ def _frame_problem(segment: bytes, components: dict[int, _Component]) -> str | N
     count = segment[5] if len(segment) > 5 else 0
     if count == 0 or len(segment) != 6 + 3 * count or components:
         return _CORRUPTED
-    # What Pillow refuses at open, in its words (JpegImagePlugin.SOF); Zoom's decoder too, likely.
+    # What Pillow refused at open (JpegImagePlugin.SOF), in its words, as before the walk alone
+    # checked JPEGs.
     if segment[0] != 8:
         return f"cannot handle {segment[0]}-bit layers"
     if count not in (1, 3, 4):

@@ -7,7 +7,7 @@ terminal; cron, CI, pipes and ``--quiet`` runs never load rich (~55 ms of start-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task
@@ -43,7 +43,6 @@ class LiveDisplay(Progress):
         status: Callable[[], str],
         extra: Callable[[], Iterable[tuple[str, str]]],
         clock: Callable[[], float],
-        **options: Any,
     ) -> None:
         self._extra = extra  # before super(): rich's Live renders once while being built
         super().__init__(
@@ -54,7 +53,6 @@ class LiveDisplay(Progress):
             get_time=clock,
             refresh_per_second=LIVE_REFRESH_PER_SECOND,
             transient=True,  # the closing text replaces the display
-            **options,
         )
         self._task = self.add_task("rows", total=None)
 
