@@ -35,16 +35,16 @@ from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
 from ._runner import run_manifest
 
 if TYPE_CHECKING:
-    from ._simulator import Simulator, SimulatorOptions
+    from .simulator import Simulator, SimulatorOptions
 
 
 def __getattr__(name: str) -> Any:
     # The simulator (and aiohttp's server half under it) loads on first use: a real run never
     # needs it, and importing it cost ~40 ms of every start-up (bench/scale.py).
     if name in ("Simulator", "SimulatorOptions"):
-        from . import _simulator
+        from . import simulator
 
-        return getattr(_simulator, name)
+        return getattr(simulator, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -26,7 +26,7 @@ from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_
 from ._exceptions import ConfigError, SetupError, one_line
 
 if TYPE_CHECKING:
-    from ._simulator import SimulatorOptions
+    from .simulator import SimulatorOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -200,7 +200,7 @@ def _simulator_options(
     args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
 ) -> SimulatorOptions:
     # Loaded here, not at the top: a run without --simulate never needs the simulator.
-    from ._simulator import SimulatorOptions, load_users_file
+    from .simulator import SimulatorOptions, load_users_file
 
     values: dict[str, Any] = {}
     kinds = {name.replace("-", "_"): kind for name, kind, _ in _SIM_OPTIONS}
@@ -246,7 +246,7 @@ def _load_settings(
 
 
 def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStack) -> Any:
-    from ._progress import ConsoleProgress, JsonLog, Observers, TextLog
+    from .ui import ConsoleProgress, JsonLog, Observers, TextLog
 
     console = ConsoleProgress(stream=err, quiet=args.quiet, manifest=str(args.manifest))
     stack.callback(console.close)
@@ -350,7 +350,7 @@ def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out:
             raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
         section = raw
     options = _simulator_options(args, section, None)
-    from ._simulator import serve
+    from .simulator import serve
 
     def ready(url: str) -> None:
         limit = f"{options.rate_limit:g}/s" if options.rate_limit else "no limit"

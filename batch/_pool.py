@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from ._client import ZoomClient, next_midnight_utc
 from ._config import Config
-from ._events import RunObserver
 from ._exceptions import (
     ApiError,
     DailyLimitReached,
@@ -36,12 +35,13 @@ from ._exceptions import (
     TransientError,
     one_line,
 )
-from ._manifest import Manifest
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
 from ._pacing import Pacer, Ticket
 from ._report import ReportWriter
 from ._state import StateStore, UploadRecord, user_key
 from ._validate import RowChecker
+from .manifest import Manifest
+from .ui import RunObserver
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState

@@ -21,9 +21,7 @@ import aiohttp
 from ._auth import OAuthTokens, StaticToken, TokenSource
 from ._client import ZoomClient
 from ._config import Config
-from ._events import RunObserver
 from ._exceptions import CredentialsError
-from ._manifest import Manifest, open_manifest
 from ._models import RunSummary
 from ._pool import BatchRun
 from ._report import (
@@ -35,9 +33,11 @@ from ._report import (
     write_summary,
 )
 from ._state import StateStore, default_state_path, user_key
+from .manifest import Manifest, open_manifest
+from .ui import RunObserver
 
 if TYPE_CHECKING:
-    from ._simulator import SimulatorOptions
+    from .simulator import SimulatorOptions
 
 
 def _missing_credentials(config: Config) -> CredentialsError:
@@ -69,7 +69,7 @@ async def _simulated(config: Config, options: SimulatorOptions | None) -> AsyncI
     if options is None:
         yield config
         return
-    from ._simulator import Simulator  # only here: a real run never loads the simulator
+    from .simulator import Simulator  # only here: a real run never loads the simulator
 
     async with Simulator(options) as simulator:
         yield replace(

@@ -23,9 +23,9 @@ from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
 
 from ._exceptions import InvalidRow
-from ._images import check_file, not_found, prepare_image
 from ._models import ManifestRow, PreparedImage
 from ._state import user_key
+from .photos import check_file, not_found, prepare_image
 
 #: Zoom user IDs are short URL-safe strings such as ``KDcuGIm1QgePTO8WbOqwIQ``.
 _USER_ID = re.compile(r"[A-Za-z0-9_-]{6,64}")

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def child(stubs: list[str], argv: list[str]) -> int:
     """Run the CLI in this process with ``stubs`` applied."""
-    import batch._images as images
     import batch._pool as pool
     import batch._validate as validate
+    import batch.photos._check as images
     from batch._cli import main
 
     if "verify" in stubs:

@@ -20,16 +20,16 @@ import pytest
 import yaml
 from PIL import ExifTags, Image, ImageCms, ImageDraw, features
 
-from batch import _images
 from batch._exceptions import InvalidRow
-from batch._images import (
+from batch._models import PreparedImage
+from batch.photos import _check as _images
+from batch.photos._check import (
     MAX_UPLOAD_BYTES,
     check_file,
     describe,
     prepare_image,
     sniff,
 )
-from batch._models import PreparedImage
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 MB = 1024 * 1024

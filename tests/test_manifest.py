@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from batch._exceptions import ManifestError
-from batch._manifest import open_manifest
+from batch.manifest import open_manifest
 
 
 def rows_of(tmp_path: Path, name: str, data: bytes, fmt: str | None = None) -> list[tuple]:

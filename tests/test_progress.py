@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import pytest
 
 from batch._models import RowResult, RunSummary, Status
-from batch._progress import (
+from batch.ui._progress import (
     ConsoleProgress,
     JsonLog,
     Observers,
@@ -76,7 +76,7 @@ def test_speed_estimate_is_richs_own() -> None:
     """Plain lines estimate speed and time left without rich, exactly as rich's task does."""
     from rich.progress import Progress
 
-    from batch._progress import _Speed
+    from batch.ui._progress import _Speed
 
     clock = FakeClock()
     ours = _Speed(clock)
@@ -580,7 +580,7 @@ class Broken(Recorder):
 def test_observers_isolate_a_failing_observer(caplog: pytest.LogCaptureFixture) -> None:
     broken, after = Broken(), Recorder()
     fan = Observers(broken, after)
-    with caplog.at_level(logging.ERROR, logger="batch._progress"):
+    with caplog.at_level(logging.ERROR, logger="batch.ui._progress"):
         fan.run_started(total=2, rate=1.0, dry_run=False)
         fan.row_finished(row(1))
         fan.row_finished(row(2))

@@ -44,10 +44,10 @@ def test_start_up_leaves_out_what_a_plain_run_does_not_use() -> None:
     """Start-up is part of every run's cost (bench/scale.py): the simulator, PyYAML, the retry
     library and rich load when a run asks for them (--simulate, a YAML file, a first retry, a
     terminal to draw on)."""
-    unused = ("batch._simulator", "aiohttp.web", "yaml", "tenacity", "rich")
+    unused = ("batch.simulator", "aiohttp.web", "yaml", "tenacity", "rich")
     probe = (
         "import io, sys, batch._cli, batch._runner, batch._pool;"
-        "from batch._progress import ConsoleProgress;"
+        "from batch.ui._progress import ConsoleProgress;"
         "ConsoleProgress(stream=io.StringIO(), quiet=True);"
         "ConsoleProgress(stream=io.StringIO());"
         f"print(sorted(m for m in {unused!r} if m in sys.modules))"

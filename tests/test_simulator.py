@@ -20,16 +20,16 @@ from PIL import Image
 from yarl import URL
 
 from batch._exceptions import ConfigError
-from batch._simulator import (
+from batch.simulator import (
     MAX_PICTURE_BYTES,
     Simulator,
     SimulatorOptions,
     SimulatorStats,
-    _part_names,
     load_users_file,
     max_in_window,
     serve,
 )
+from batch.simulator._app import _part_names
 
 BASIC = {"Authorization": aiohttp.encode_basic_auth("sim-client-id", "sim-client-secret")}
 StartSim = Callable[..., Awaitable[Simulator]]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ._exceptions import ManifestError
-from ._models import ManifestRow
+from .._exceptions import ManifestError
+from .._models import ManifestRow
 
 #: Accepted header names, compared lower-cased with spaces trimmed; the first present wins.
 USER_COLUMNS = ("email", "user", "user_id", "userid")
@@ -47,7 +47,7 @@ class Manifest:
         """Stream the rows in file order, numbered from 1."""
         if self.format == "csv":
             return _csv_rows(self.path, self.folder)
-        from ._manifest_yaml import yaml_rows  # PyYAML loads only for a YAML manifest
+        from ._yaml import yaml_rows  # PyYAML loads only for a YAML manifest
 
         return yaml_rows(self.path, self.folder)
 
@@ -78,7 +78,7 @@ def open_manifest(path: Path, *, format: str | None = None) -> Manifest:
     if fmt == "csv":
         user_col, file_col, total = _csv_scan(path)
     else:
-        from ._manifest_yaml import yaml_scan
+        from ._yaml import yaml_scan
 
         user_col, file_col, total = yaml_scan(path)
     return Manifest(path, fmt, total, user_col, file_col)

@@ -39,7 +39,7 @@ from aiohttp import BodyPartReader, ClientError, hdrs, web
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from PIL import Image
 
-from ._exceptions import ConfigError
+from .._exceptions import ConfigError
 
 __all__ = [
     "MAX_PICTURE_BYTES",

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from ._exceptions import ManifestError
-from ._manifest import (
+from .._exceptions import ManifestError
+from .._models import ManifestRow
+from ._reader import (
     _FILE_SHOWN,
     _USER_SHOWN,
     FILE_COLUMNS,
@@ -23,7 +24,6 @@ from ._manifest import (
     _not_utf8,
     resolve_file,
 )
-from ._models import ManifestRow
 
 try:  # the C parser is ~10x faster; fall back to pure Python where libyaml is missing
     _Loader: type = yaml.CSafeLoader

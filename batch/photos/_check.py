@@ -24,8 +24,8 @@ from typing import Final, NamedTuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from ._exceptions import InvalidRow
-from ._models import PreparedImage
+from .._exceptions import InvalidRow
+from .._models import PreparedImage
 
 MAX_UPLOAD_BYTES: Final = 2 * 1024 * 1024  # Zoom's limit ("File size cannot exceed 2M")
 DEFAULT_FIT_MAX_EDGE: Final = 1024

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from math import ceil
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._models import RowResult, RunSummary, Status
 from ._events import RunObserver
-from ._models import RowResult, RunSummary, Status
 
 if TYPE_CHECKING:
     from ._live import LiveDisplay

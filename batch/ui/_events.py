@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ._models import RowResult, RunSummary
+from .._models import RowResult, RunSummary
 
 
 class RunObserver(Protocol):
