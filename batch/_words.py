@@ -1,0 +1,25 @@
+"""Numbers in words the operator reads: counts with their noun, sizes in KB and MB."""
+
+from __future__ import annotations
+
+__all__ = ["human_size", "plural"]
+
+_KB = 1024
+_MB = 1024 * 1024
+
+
+def plural(n: int, word: str) -> str:
+    """``1 attempt``, ``3 attempts``, ``1,200 rows``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def human_size(n: int) -> str:
+    """A file size as people say it: ``740 KB``, ``3.2 MB``.
+
+    Exactly at a whole number of MB the size is given in bytes too, so that a file one byte
+    over Zoom's 2 MB limit never reads as ``2.0 MB``.
+    """
+    if n >= _MB:
+        text = f"{n / _MB:.1f} MB"
+        return f"{n:,} bytes" if text.endswith(".0 MB") and n % _MB else text
+    return f"{max(1, round(n / _KB))} KB"
