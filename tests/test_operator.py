@@ -26,7 +26,7 @@ from PIL import Image
 
 from batch import Simulator, SimulatorOptions
 from batch._models import RunSummary, Status
-from batch.ui._progress import closing_text
+from batch.ui import closing_text
 
 from .conftest import (
     ROOT,

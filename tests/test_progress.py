@@ -1,4 +1,4 @@
-"""What the operator sees and what the logs say: batch._progress."""
+"""What the operator sees and what the logs say: batch.ui (console, logs, wording, events)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from typing import Any, TextIO
 import pytest
 
 from batch._models import RowResult, RunSummary, Status
-from batch.ui._progress import (
+from batch.ui import (
     ConsoleProgress,
     JsonLog,
+    NullObserver,
     Observers,
+    RunObserver,
     TextLog,
     closing_text,
     forecast,
@@ -76,7 +78,7 @@ def test_speed_estimate_is_richs_own() -> None:
     """Plain lines estimate speed and time left without rich, exactly as rich's task does."""
     from rich.progress import Progress
 
-    from batch.ui._progress import _Speed
+    from batch.ui._console import _Speed
 
     clock = FakeClock()
     ours = _Speed(clock)
@@ -580,7 +582,7 @@ class Broken(Recorder):
 def test_observers_isolate_a_failing_observer(caplog: pytest.LogCaptureFixture) -> None:
     broken, after = Broken(), Recorder()
     fan = Observers(broken, after)
-    with caplog.at_level(logging.ERROR, logger="batch.ui._progress"):
+    with caplog.at_level(logging.ERROR, logger="batch.ui._events"):
         fan.run_started(total=2, rate=1.0, dry_run=False)
         fan.row_finished(row(1))
         fan.row_finished(row(2))
@@ -604,3 +606,49 @@ def test_observers_close_closes_the_console() -> None:
     Observers(Recorder(), console).close()
     console.close()  # twice is fine
     assert stream.getvalue() == ""
+
+
+def test_a_null_observer_subclass_writes_only_the_events_it_uses() -> None:
+    class Rows(NullObserver):
+        def __init__(self) -> None:
+            self.rows: list[int] = []
+
+        def row_finished(self, result: RowResult) -> None:
+            self.rows.append(result.row)
+
+    rows = Rows()
+    fan = Observers(rows)
+    fan.run_started(total=1, rate=1.0, dry_run=False)
+    fan.row_finished(row(7))
+    fan.token_renewed()
+    fan.run_finished(summary({Status.UPLOADED: 1}))
+    assert rows.rows == [7]
+
+
+def test_observers_forward_every_event_of_the_protocol() -> None:
+    """Each RunObserver method reaches every observer with its arguments, and under its name."""
+    events = sorted(
+        name for name, value in vars(RunObserver).items() if callable(value) and name[0] != "_"
+    )
+    assert events == [
+        "backoff_ended",
+        "backoff_started",
+        "row_finished",
+        "run_finished",
+        "run_started",
+        "token_renewed",
+    ]
+    first, second = Recorder(), Recorder()
+    fan = Observers(first, second)
+    for name in events:
+        assert getattr(Observers, name).__name__ == name
+        assert getattr(Observers, name).__doc__ == getattr(RunObserver, name).__doc__
+    on_renewed = fan.token_renewed  # the token source keeps the bound method as a callback
+    fan.run_started(total=3, rate=1.0, dry_run=False)
+    fan.row_finished(row(2))
+    fan.backoff_started(seconds=1.0, reason="rate limited (429)", rate=0.5)
+    fan.backoff_ended(rate=0.5)
+    on_renewed()
+    fan.run_finished(summary({Status.UPLOADED: 1}))
+    expected = ["started 3", "row 2", "hold", "go", "token", "finished"]
+    assert first.events == second.events == expected

@@ -47,7 +47,7 @@ def test_start_up_leaves_out_what_a_plain_run_does_not_use() -> None:
     unused = ("batch.simulator", "aiohttp.web", "yaml", "tenacity", "rich")
     probe = (
         "import io, sys, batch._cli, batch._runner, batch._pool;"
-        "from batch.ui._progress import ConsoleProgress;"
+        "from batch.ui import ConsoleProgress;"
         "ConsoleProgress(stream=io.StringIO(), quiet=True);"
         "ConsoleProgress(stream=io.StringIO());"
         f"print(sorted(m for m in {unused!r} if m in sys.modules))"

@@ -1,6 +1,6 @@
 """The live progress display on a terminal: rich, loaded only when a run shows it.
 
-Imported by :class:`~batch._progress.ConsoleProgress` when its stream is an interactive
+Imported by :class:`~batch.ui._console.ConsoleProgress` when its stream is an interactive
 terminal; cron, CI, pipes and ``--quiet`` runs never load rich (~55 ms of start-up).
 """
 
