@@ -1,119 +1,116 @@
-"""Reading manifests: CSV and YAML from bytes, streamed, with errors that name file and line."""
+"""Opening a manifest file: checked end to end before any row, then streamed, row by row.
+
+What each format reads from bytes, and its messages, is in test_manifest_readers.py; this is
+what ``open_manifest`` and ``Manifest`` add: the file, its format, the row count, paths.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from batch._exceptions import ManifestError
-from batch.manifest import open_manifest
+from batch._models import ManifestRow
+from batch.manifest import Manifest, open_manifest, resolve_file
 
 
-def rows_of(tmp_path: Path, name: str, data: bytes, fmt: str | None = None) -> list[tuple]:
-    path = tmp_path / name
+def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
-    manifest = open_manifest(path, format=fmt)
-    rows = [(r.row, r.line, r.user, r.file) for r in manifest.rows()]
-    assert manifest.total == len(rows)
-    return rows
+    return path
 
 
 @pytest.mark.parametrize(
-    ("data", "expected"),
+    ("name", "data", "fmt", "rows"),
     [
         pytest.param(
-            b"email,file\na@x.com,a.jpg\nb@x.com,b.png\n",
-            [(1, 2, "a@x.com", "a.jpg"), (2, 3, "b@x.com", "b.png")],
-            id="plain",
+            "m.csv",
+            b"email,file\na@x.com,a.jpg\n\nb@x.com, \n",
+            "csv",
+            [(1, 2, "a@x.com", "a.jpg", "a.jpg"), (2, 4, "b@x.com", "", None)],
+            id="csv",
         ),
         pytest.param(
-            b"\xef\xbb\xbfEmail,File\r\na@x.com,a.jpg\r\n",
-            [(1, 2, "a@x.com", "a.jpg")],
-            id="bom-crlf-case",
-        ),
-        pytest.param(
-            b" User ID , Photo ,name\nKDcuGIm1QgePTO8WbOqwIQ,p.jpg,Ada\n",
-            [],
-            id="space-in-name-is-not-user_id",
-        ),
-        pytest.param(
-            b" userId , Photo ,name\nKDcuGIm1QgePTO8WbOqwIQ,p.jpg,Ada\n",
-            [(1, 2, "KDcuGIm1QgePTO8WbOqwIQ", "p.jpg")],
-            id="userId-photo-extra-column",
-        ),
-        pytest.param(
-            b'name,user,picture\n"Lovelace, Ada",  ada@x.com  ,"my photos/ada.jpg"\n',
-            [(1, 2, "ada@x.com", "my photos/ada.jpg")],
-            id="quoted-fields-trimmed",
-        ),
-        pytest.param(
-            b'email,path,note\na@x.com,a.jpg,"two\nlines"\nb@x.com,b.jpg,x\n',
-            [(1, 2, "a@x.com", "a.jpg"), (2, 4, "b@x.com", "b.jpg")],
-            id="multiline-cell-keeps-line-numbers",
-        ),
-        pytest.param(
-            b"email,file\n\na@x.com,a.jpg\n,,\n , \nb@x.com\n",
-            [(1, 3, "a@x.com", "a.jpg"), (2, 6, "b@x.com", "")],
-            id="blank-rows-skipped-short-row-kept",
-        ),
-        pytest.param(
-            "email,file\njöhn@exämple.com,fotos/jöhn.jpg\n".encode(),
-            [(1, 2, "jöhn@exämple.com", "fotos/jöhn.jpg")],
-            id="utf8",
+            "M.YML",
+            b"- email: a@x.com\n  file: p/a.jpg\n- {email: b@x.com, file: /abs/b.png}\n",
+            "yaml",
+            [
+                (1, 1, "a@x.com", "p/a.jpg", "p/a.jpg"),
+                (2, 3, "b@x.com", "/abs/b.png", "/abs/b.png"),
+            ],
+            id="yaml",
         ),
     ],
 )
-def test_csv_rows(tmp_path: Path, data: bytes, expected: list[tuple]) -> None:
-    if not expected:
-        with pytest.raises(ManifestError, match="no user column"):
-            rows_of(tmp_path, "m.csv", data)
-        return
-    assert rows_of(tmp_path, "m.csv", data) == expected
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        pytest.param(
-            b"- email: a@x.com\n  file: a.jpg\n- email: b@x.com\n  file: b.png\n",
-            [(1, 1, "a@x.com", "a.jpg"), (2, 3, "b@x.com", "b.png")],
-            id="list",
-        ),
-        pytest.param(
-            b"a@x.com: a.jpg\nb@x.com: b.png\n",
-            [(1, 1, "a@x.com", "a.jpg"), (2, 2, "b@x.com", "b.png")],
-            id="mapping",
-        ),
-        pytest.param(
-            b"- User_ID: 0123\n  Photo: p.jpg\n  tags: [a, b]\n- {user: no, path: q.png}\n",
-            [(1, 1, "0123", "p.jpg"), (2, 4, "no", "q.png")],
-            id="scalars-stay-text-extra-keys-ignored",
-        ),
-        pytest.param(
-            b"- email: a@x.com\n  file: ~\n",
-            [(1, 1, "a@x.com", "")],
-            id="null-file",
-        ),
-    ],
-)
-def test_yaml_rows(tmp_path: Path, data: bytes, expected: list[tuple]) -> None:
-    assert rows_of(tmp_path, "m.yaml", data) == expected
-
-
-def test_relative_paths_resolve_against_the_manifest_folder(tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    path = tmp_path / "sub" / "m.csv"
-    path.write_text(f"email,file\na@x.com,p/a.jpg\nb@x.com,{tmp_path}/b.jpg\n")
-    rows = list(open_manifest(path).rows())
-    assert rows[0].path == tmp_path / "sub" / "p" / "a.jpg"
-    assert rows[1].path == tmp_path / "b.jpg"
-
-
-def test_format_flag_overrides_extension(tmp_path: Path) -> None:
-    assert rows_of(tmp_path, "m.txt", b"email,file\na@x.com,a.jpg\n", "csv") == [
-        (1, 2, "a@x.com", "a.jpg")
+def test_a_manifest_counts_then_streams_its_rows(
+    tmp_path: Path, name: str, data: bytes, fmt: str, rows: list[tuple[object, ...]]
+) -> None:
+    path = write(tmp_path / name, data)
+    manifest = open_manifest(path)
+    assert (manifest.path, manifest.format, manifest.total, manifest.folder) == (
+        path,
+        fmt,
+        len(rows),
+        tmp_path,
+    )
+    expected = [
+        ManifestRow(n, line, user, file, None if to is None else tmp_path / to)
+        for n, line, user, file, to in rows
     ]
+    assert list(manifest.rows()) == expected
+    assert list(manifest.rows()) == expected  # each call reads the file again
+
+
+def test_a_manifest_holds_what_it_says_and_nothing_else() -> None:
+    fields = [field.name for field in dataclasses.fields(Manifest)]
+    assert fields == ["path", "format", "total", "columns"]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "expected"),
+    [
+        ("m.txt", "csv", "csv"),
+        ("m.txt", "CSV", "csv"),
+        ("m.csv", "yaml", "yaml"),
+        ("m.CSV", None, "csv"),
+        ("m.csv", "", "csv"),
+    ],
+)
+def test_the_format_flag_overrides_the_extension(
+    tmp_path: Path, name: str, fmt: str | None, expected: str
+) -> None:
+    data = b"a@x.com: a.jpg\n" if expected == "yaml" else b"email,file\na@x.com,a.jpg\n"
+    manifest = open_manifest(write(tmp_path / name, data), format=fmt)
+    assert manifest.format == expected
+    assert [(r.user, r.file) for r in manifest.rows()] == [("a@x.com", "a.jpg")]
+
+
+@pytest.mark.parametrize(
+    ("file", "expected"),
+    [
+        ("p/a.jpg", "FOLDER/p/a.jpg"),
+        ("  my photos/a.jpg ", "FOLDER/my photos/a.jpg"),
+        ("/abs/b.jpg", "/abs/b.jpg"),
+        ("~/c.jpg", "HOME/c.jpg"),
+        ("~no-such-user-here/d.jpg", "FOLDER/~no-such-user-here/d.jpg"),  # left as written
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_resolve_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str, expected: str | None
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    folder = tmp_path / "folder"
+    want = expected and Path(
+        expected.replace("FOLDER", str(folder)).replace("HOME", str(tmp_path / "home"))
+    )
+    assert resolve_file(file, folder) == want
+    manifest = Manifest(folder / "m.csv", "csv", 1)
+    assert manifest.resolve(file) == want
 
 
 @pytest.mark.parametrize(
@@ -142,15 +139,33 @@ def test_format_flag_overrides_extension(tmp_path: Path) -> None:
         ("m.yaml", b"a: 1\n---\nb: 2\n", "m.yaml: line 2: more than one YAML document"),
         ("m.yaml", b"# nothing\n", "m.yaml: the manifest is empty"),
         ("m.txt", b"email,file\n", "m.txt: cannot tell the manifest format from the extension"),
+        # Whatever its name, an empty or binary file says so first.
+        ("m.txt", b"\n", "m.txt: the manifest is empty"),
+        ("m.xls", b"\xd0\xcf\x11\xe0\x00\x00", "m.xls: not a text file (it holds binary data)"),
     ],
 )
 def test_manifest_level_problems(tmp_path: Path, name: str, data: bytes, message: str) -> None:
-    path = tmp_path / name
-    path.write_bytes(data)
+    path = write(tmp_path / name, data)
     with pytest.raises(ManifestError) as caught:
         open_manifest(path)
     assert str(caught.value).startswith(f"{tmp_path}/{message}")
     assert "\n" not in str(caught.value)
+
+
+def test_an_unknown_format_flag(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", b"email,file\na@x.com,a.jpg\n")
+    with pytest.raises(ManifestError) as caught:
+        open_manifest(path, format="xlsx")
+    assert str(caught.value) == "--format: expected csv or yaml, got 'xlsx'"
+
+
+def test_messages_name_the_path_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    write(tmp_path / "in" / "m.csv", b"email,file\n\xff\n")
+    with pytest.raises(ManifestError) as caught:
+        open_manifest(Path("in/m.csv"))
+    assert str(caught.value).startswith("in/m.csv: line 2: not UTF-8 text")
 
 
 def test_missing_and_directory(tmp_path: Path) -> None:
@@ -159,6 +174,29 @@ def test_missing_and_directory(tmp_path: Path) -> None:
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(ManifestError, match="is a directory"):
         open_manifest(tmp_path / "dir.csv")
+
+
+def test_a_directory_is_named_as_such_whatever_its_extension(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(ManifestError, match="photos: is a directory, not a manifest file"):
+        open_manifest(tmp_path / "photos")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", b"email,file\na@x.com,a.jpg\n")
+    path.chmod(0)
+    with pytest.raises(ManifestError) as caught:
+        open_manifest(path)
+    assert str(caught.value) == f"{path}: permission denied reading the manifest"
+
+
+def test_a_file_changed_after_the_check_is_reported_where_it_breaks(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", b"email,file\na@x.com,a.jpg\nb@x.com,b.jpg\n")
+    manifest = open_manifest(path)
+    write(path, b"email,file\na@x.com,a.jpg\nb@x.com,caf\xe9.jpg\n")
+    with pytest.raises(ManifestError, match=r"m\.csv: line 3: not UTF-8 text"):
+        list(manifest.rows())
 
 
 def test_rows_stream_without_reading_everything(tmp_path: Path) -> None:
@@ -176,7 +214,33 @@ def test_rows_stream_without_reading_everything(tmp_path: Path) -> None:
     assert sum(1 for _ in rows) == 49_999
 
 
-def test_a_directory_is_named_as_such_whatever_its_extension(tmp_path: Path) -> None:
-    (tmp_path / "photos").mkdir()
-    with pytest.raises(ManifestError, match="photos: is a directory, not a manifest file"):
-        open_manifest(tmp_path / "photos")
+def _peak_bytes(path: Path) -> int:
+    """The most memory Python held while checking the manifest and reading every row."""
+    tracemalloc.start()
+    try:
+        manifest = open_manifest(path)
+        for _row in manifest.rows():
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "row"),
+    [
+        ("m.csv", "email,file\n", "u{i}@x.com,p/{i}.jpg\n"),
+        ("m.yaml", "", "u{i}@x.com: p/{i}.jpg\n"),
+    ],
+)
+def test_memory_stays_flat_however_many_rows(
+    tmp_path: Path, name: str, header: str, row: str
+) -> None:
+    peaks = []
+    for rows in (1_000, 15_000):
+        path = tmp_path / f"{rows}-{name}"
+        path.write_text(header + "".join(row.format(i=i) for i in range(rows)))
+        peaks.append(_peak_bytes(path))
+    # Holding the 14,000 extra rows would take some 5 MB. (The margin is for the interpreter's
+    # own tables: pathlib interns every file name, and that table grows in steps.)
+    assert peaks[1] < peaks[0] + 2 * 1024 * 1024, peaks

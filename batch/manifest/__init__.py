@@ -1,7 +1,31 @@
-"""Reading manifests: one reader per format, one table of columns, rows streamed."""
+"""Reading manifests: one reader per format, one table of columns, rows streamed.
+
+:func:`open_manifest` checks a file end to end and counts its rows (raising
+:class:`~batch._exceptions.ManifestError` before any row when it is unusable);
+:meth:`Manifest.rows` streams them as :class:`~batch._models.ManifestRow`.
+
+Underneath, :func:`reader_for` gives a format's reader: ``reader(stream, source)`` reads a
+binary stream into :class:`Record` rows, one value per column of the table in ``_columns.py``.
+The formats and their suffixes are the table in ``_registry.py``; :data:`FORMATS` maps a
+suffix to a format name, :data:`FORMAT_NAMES` lists the names ``--format`` takes.
+"""
 
 from __future__ import annotations
 
-from ._reader import Manifest, open_manifest, resolve_file
+from ._columns import COLUMNS, Column, Record, columns_for
+from ._manifest import Manifest, open_manifest, resolve_file
+from ._registry import FORMAT_NAMES, FORMATS, Reader, reader_for
 
-__all__ = ["Manifest", "open_manifest", "resolve_file"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "Column",
+    "Manifest",
+    "Reader",
+    "Record",
+    "columns_for",
+    "open_manifest",
+    "reader_for",
+    "resolve_file",
+]

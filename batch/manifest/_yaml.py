@@ -1,73 +1,89 @@
-"""Reading a YAML manifest, streamed from parser events; loaded only for YAML manifests.
+"""The YAML reader: a list of mappings, or one mapping of user: file. Imports PyYAML.
 
-Streamed from parser events (yaml.parse), not yaml.safe_load, so a 100,000-row YAML manifest
-is never built in memory as one list. Scalars keep their text as written: a Zoom user ID such
-as 0123 or "no" is never turned into a number or a boolean.
+Two shapes are read, each item one row::
+
+    - email: jane@example.com        jane@example.com: jane.jpg
+      file: jane.jpg                 bob@example.com: photos/bob.png
+
+In the list, keys are matched against the aliases of :data:`~._columns.COLUMNS` (other keys
+are ignored); in the mapping, the key is the first column and the value the second.
+
+Streamed from parser events (``yaml.parse``), not ``yaml.safe_load``, so a 100,000-row YAML
+manifest is never built in memory as one list. Scalars keep their text as written: a Zoom user
+ID such as 0123 or "no" is never turned into a number or a boolean; an unquoted ``~`` or
+``null`` value reads as "". Only :mod:`._registry` should import this module, on demand, so
+that PyYAML loads only for a YAML manifest.
 """
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from typing import IO
 
 import yaml
 
 from .._exceptions import ManifestError
-from .._models import ManifestRow
-from ._reader import (
-    _FILE_SHOWN,
-    _USER_SHOWN,
-    FILE_COLUMNS,
-    USER_COLUMNS,
-    _not_utf8,
-    resolve_file,
-)
+from ._columns import ALIASES, COLUMNS, Column, Record, missing, normalize, shape_hint
+from ._text import check_text, decoded, line_at
 
 try:  # the C parser is ~10x faster; fall back to pure Python where libyaml is missing
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    line: int
-    user: str
-    file: str
+_SHAPE = shape_hint()
+_NULLS = ("~", "null", "Null", "NULL")
+#: What a ``user: file`` item reads as in the columns after the second.
+_PAD = ("",) * (len(COLUMNS) - 2)
 
 
-def _yaml_events(path: Path) -> Iterator[yaml.Event]:
-    with path.open("rb") as handle:
-        decoder = codecs.getreader("utf-8-sig")(handle, "strict")
-        try:
-            yield from yaml.parse(decoder, Loader=_Loader)
-        except UnicodeDecodeError:
-            raise _not_utf8(path) from None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f"line {mark.line + 1}: " if mark is not None else ""
-            raise ManifestError(f"{path}: {where}malformed YAML ({exc.problem})") from None
-        except yaml.reader.ReaderError as exc:  # no mark: it carries a character position
-            code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "?"
-            raise ManifestError(
-                f"{path}: line {_line_at(path, exc.position)}: malformed YAML"
-                f" ({exc.reason}: {code}) — remove that character"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise ManifestError(f"{path}: malformed YAML ({exc})") from None
+def read_yaml(
+    stream: IO[bytes], source: str, columns: tuple[Column, ...] = COLUMNS
+) -> Iterator[Record]:
+    """Stream the rows of a YAML manifest (UTF-8, one document).
+
+    ``stream`` is binary and seekable, positioned at the start; it is left open. Errors are
+    :class:`ManifestError` starting ``"{source}: line N: "`` (malformed YAML, a shape this does
+    not read, an item without a required key), or ``"{source}: the manifest is empty"`` when
+    it holds no rows, raised when the stream is found to be so: a consumer that reads every row
+    has checked the file.
+    """
+    check_text(stream, source)
+    start = stream.tell()
+    rows = 0
+    with decoded(stream, source) as text:
+        events = _events(text, source, stream, start)
+        for record in _records(events, source, columns):
+            rows += 1
+            yield record
+    if rows == 0:
+        raise ManifestError(f"{source}: the manifest is empty")
 
 
-def _line_at(path: Path, position: int) -> int:
-    """The line holding offset ``position`` (libyaml counts UTF-8 bytes) of a file."""
-    with path.open("rb") as handle:
-        return handle.read(position).count(b"\n") + 1
+def _events(text: IO[str], source: str, stream: IO[bytes], start: int) -> Iterator[yaml.Event]:
+    try:
+        yield from yaml.parse(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ManifestError(f"{source}: {where}malformed YAML ({exc.problem})") from None
+    except yaml.reader.ReaderError as exc:  # no mark: it carries a position (libyaml: bytes)
+        code = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "?"
+        raise ManifestError(
+            f"{source}: line {line_at(stream, exc.position, start)}: malformed YAML"
+            f" ({exc.reason}: {code}) — remove that character"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{source}: malformed YAML ({exc})") from None
 
 
 def _line(event: yaml.Event) -> int:
     mark = event.start_mark
     return int(mark.line) + 1 if mark is not None else 0
+
+
+def _shape_error(source: str, event: yaml.Event, what: str) -> ManifestError:
+    return ManifestError(f"{source}: line {_line(event)}: {what} — {_SHAPE}")
 
 
 def _skip_node(first: yaml.Event, events: Iterator[yaml.Event]) -> None:
@@ -81,102 +97,88 @@ def _skip_node(first: yaml.Event, events: Iterator[yaml.Event]) -> None:
             depth -= 1
 
 
-def _shape_error(path: Path, event: yaml.Event, what: str) -> ManifestError:
-    return ManifestError(
-        f"{path}: line {_line(event)}: {what} — expected a list of mappings with"
-        " 'email' and 'file' keys, or a mapping of user: file"
-    )
-
-
-def _scalar(path: Path, event: yaml.Event, events: Iterator[yaml.Event], key: str) -> str:
+def _scalar(source: str, event: yaml.Event, events: Iterator[yaml.Event], key: str) -> str:
+    """The text of a value, trimmed; raises for an alias, a list or a mapping."""
     if isinstance(event, yaml.ScalarEvent):
         text = str(event.value)
         # An unquoted null/~ is "no value", not the user called "null".
-        if event.implicit[0] and text in ("~", "null", "Null", "NULL"):
+        if event.implicit[0] and text in _NULLS:
             return ""
         return text.strip()
     if isinstance(event, yaml.AliasEvent):
-        raise _shape_error(path, event, f"'{key}' is an alias; write the value out")
+        raise _shape_error(source, event, f"'{key}' is an alias; write the value out")
     _skip_node(event, events)
-    raise _shape_error(path, event, f"'{key}' holds a list or mapping, not text")
+    raise _shape_error(source, event, f"'{key}' holds a list or mapping, not text")
 
 
-def _yaml_items(path: Path) -> Iterator[_Item]:
-    events = _yaml_events(path)
+def _records(
+    events: Iterator[yaml.Event], source: str, columns: tuple[Column, ...]
+) -> Iterator[Record]:
     documents = 0
     for event in events:
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
-                raise _shape_error(path, event, "more than one YAML document")
+                raise _shape_error(source, event, "more than one YAML document")
             continue
         if isinstance(event, yaml.SequenceStartEvent):
-            yield from _yaml_list(path, events)
+            yield from _list(events, source, columns)
         elif isinstance(event, yaml.MappingStartEvent):
-            yield from _yaml_mapping(path, events)
+            yield from _mapping(events, source)
         elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
             if isinstance(event, yaml.ScalarEvent) and event.value == "" and event.implicit[0]:
                 continue  # an empty document
-            raise _shape_error(path, event, "the manifest is a single value")
+            raise _shape_error(source, event, "the manifest is a single value")
 
 
-def _yaml_list(path: Path, events: Iterator[yaml.Event]) -> Iterator[_Item]:
+def _list(
+    events: Iterator[yaml.Event], source: str, columns: tuple[Column, ...]
+) -> Iterator[Record]:
     for event in events:
         if isinstance(event, yaml.SequenceEndEvent):
             return
         if not isinstance(event, yaml.MappingStartEvent):
-            if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
-                raise _shape_error(path, event, "a list item is not a mapping")
-            _skip_node(event, events)
-            raise _shape_error(path, event, "a list item is not a mapping")
-        start = _line(event)
-        values: dict[str, str] = {}
-        seen: list[str] = []
-        while True:
-            key_event = next(events)
-            if isinstance(key_event, yaml.MappingEndEvent):
-                break
-            if not isinstance(key_event, yaml.ScalarEvent):
-                raise _shape_error(path, key_event, "a key is not text")
-            name = str(key_event.value).strip()
-            lowered = name.lower()
-            seen.append(name)
-            value_event = next(events)
-            if lowered in USER_COLUMNS or lowered in FILE_COLUMNS:
-                values.setdefault(lowered, _scalar(path, value_event, events, name))
-            else:
-                _skip_node(value_event, events)
-        user_key = next((n for n in USER_COLUMNS if n in values), None)
-        file_key = next((n for n in FILE_COLUMNS if n in values), None)
-        if user_key is None or file_key is None:
-            missing = "user" if user_key is None else "file"
-            accepted = _USER_SHOWN if user_key is None else _FILE_SHOWN
-            found = ", ".join(seen) or "none"
-            raise ManifestError(
-                f"{path}: line {start}: no {missing} key"
-                f" — found keys: {found}; accepted: {accepted}"
-            )
-        yield _Item(start, values[user_key], values[file_key])
+            if not isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+                _skip_node(event, events)
+            raise _shape_error(source, event, "a list item is not a mapping")
+        yield _list_item(_line(event), events, source, columns)
 
 
-def _yaml_mapping(path: Path, events: Iterator[yaml.Event]) -> Iterator[_Item]:
+def _list_item(
+    start: int, events: Iterator[yaml.Event], source: str, columns: tuple[Column, ...]
+) -> Record:
+    """One mapping of the list, from the event after its start to its end."""
+    found: dict[str, str] = {}  # accepted key (lower-cased) -> value; the first one wins
+    seen: list[str] = []
+    while True:
+        key_event = next(events)
+        if isinstance(key_event, yaml.MappingEndEvent):
+            break
+        if not isinstance(key_event, yaml.ScalarEvent):
+            raise _shape_error(source, key_event, "a key is not text")
+        name = str(key_event.value).strip()
+        seen.append(name)
+        value_event = next(events)
+        if (lowered := normalize(name)) in ALIASES:
+            found.setdefault(lowered, _scalar(source, value_event, events, name))
+        else:
+            _skip_node(value_event, events)
+    values: list[str] = []
+    for column in columns:
+        alias = column.find(found)
+        if alias is None and column.required:
+            raise ManifestError(f"{source}: line {start}: {missing(column, 'key', seen)}")
+        values.append("" if alias is None else found[alias])
+    return start, tuple(values)
+
+
+def _mapping(events: Iterator[yaml.Event], source: str) -> Iterator[Record]:
     for event in events:
         if isinstance(event, yaml.MappingEndEvent):
             return
         if not isinstance(event, yaml.ScalarEvent):
-            raise _shape_error(path, event, "a key is not text")
+            raise _shape_error(source, event, "a key is not text")
         user = str(event.value).strip()
         value_event = next(events)
-        yield _Item(_line(event), user, _scalar(path, value_event, events, user))
-
-
-def yaml_scan(path: Path) -> tuple[str, str, int]:
-    total = sum(1 for _ in _yaml_items(path))
-    if total == 0:
-        raise ManifestError(f"{path}: the manifest is empty")
-    return "email", "file", total
-
-
-def yaml_rows(path: Path, folder: Path) -> Iterator[ManifestRow]:
-    for number, item in enumerate(_yaml_items(path), start=1):
-        yield ManifestRow(number, item.line, item.user, item.file, resolve_file(item.file, folder))
+        file = _scalar(source, value_event, events, user)
+        yield _line(event), (user, file, *_PAD)
