@@ -13,13 +13,16 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def human_size(n: int) -> str:
+def human_size(n: int, *, beside: int | None = None) -> str:
     """A file size as people say it: ``740 KB``, ``3.2 MB``.
 
-    Exactly at a whole number of MB the size is given in bytes too, so that a file one byte
-    over Zoom's 2 MB limit never reads as ``2.0 MB``.
+    With ``beside`` (a limit the size is compared with), a size that would read the same as
+    the limit is given in bytes, so that a file one byte over Zoom's 2 MB never reads as
+    ``2.0 MB``.
     """
-    if n >= _MB:
-        text = f"{n / _MB:.1f} MB"
-        return f"{n:,} bytes" if text.endswith(".0 MB") and n % _MB else text
-    return f"{max(1, round(n / _KB))} KB"
+    if n < _MB:
+        return f"{max(1, round(n / _KB))} KB"
+    text = f"{n / _MB:.1f} MB"
+    if beside is not None and n != beside and text == f"{beside / _MB:.1f} MB":
+        return f"{n:,} bytes"
+    return text

@@ -37,7 +37,7 @@ from batch import Simulator, SimulatorOptions
 from batch._cli import main
 from batch._exceptions import InvalidRow
 from batch._report import COLUMNS
-from batch.photos._check import MAX_UPLOAD_BYTES, prepare_image
+from batch.photos import MAX_UPLOAD_BYTES, prepare_image
 
 from .conftest import ROOT, make_jpeg, make_png, sha256, sim_args, sim_env
 

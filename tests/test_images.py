@@ -10,6 +10,7 @@ import os
 import random
 import struct
 import sys
+import warnings
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +23,8 @@ from PIL import ExifTags, Image, ImageCms, ImageDraw, features
 
 from batch._exceptions import InvalidRow
 from batch._models import PreparedImage
-from batch.photos import _check as _images
-from batch.photos._check import (
-    MAX_UPLOAD_BYTES,
-    check_file,
-    describe,
-    prepare_image,
-    sniff,
-)
+from batch.photos import MAX_UPLOAD_BYTES, _fit, check_file, prepare_image, sniff
+from batch.photos._sniff import SNIFF_BYTES, describe
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 MB = 1024 * 1024
@@ -135,7 +130,7 @@ def flip_bit_in_idat(data: bytes) -> bytes:
     ],
 )
 def test_sniff_names_the_format_from_the_content(head: bytes, kind: str | None) -> None:
-    assert sniff(head[: _images.SNIFF_BYTES]) == kind
+    assert sniff(head[:SNIFF_BYTES]) == kind
 
 
 @pytest.mark.parametrize(
@@ -251,7 +246,8 @@ def test_decompression_bomb_over_the_limit_is_refused(
     fit: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's default
-    with pytest.warns(Image.DecompressionBombWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused from the header, before Pillow would warn
         message = refused(png_header_only(10_000, 10_000), fit=fit)
     assert message == (
         "file is a PNG image of 10,000 x 10,000 pixels (100 megapixels), too large to process"
@@ -265,16 +261,30 @@ def test_decompression_bomb_over_twice_the_limit_is_refused(
 ) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)
     assert refused(png_header_only(20_000, 20_000), fit=fit) == (
-        "file is a PNG image of 400 megapixels, too large to process safely"
+        "file is a PNG image of 20,000 x 20,000 pixels (400 megapixels), too large to process"
+        " safely — export it smaller (at most 89 megapixels)"
+    )
+
+
+def gif_header_only(width: int, height: int) -> bytes:
+    """A GIF whose screen claims ``width`` x ``height`` pixels, holding one pixel."""
+    screen = struct.pack("<HHBBB", width, height, 0, 0, 0)
+    frame = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00;"
+    return b"GIF89a" + screen + frame
+
+
+def test_fit_refuses_what_pillow_calls_a_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over twice the limit Pillow refuses at open, without the size: the count is read out."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)
+    assert refused(gif_header_only(20_000, 20_000), fit=True) == (
+        "file is a GIF image of 400 megapixels, too large to process safely"
         " — export it smaller (at most 89 megapixels)"
     )
 
 
 def test_bomb_limit_follows_pillow_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000_000)
-    with pytest.warns(Image.DecompressionBombWarning):
-        message = refused(png_header_only(8_000, 8_000))
-    assert message == (
+    assert refused(png_header_only(8_000, 8_000)) == (
         "file is a PNG image of 8,000 x 8,000 pixels (64 megapixels), too large to process"
         " safely — export it smaller (at most 50 megapixels)"
     )
@@ -317,7 +327,7 @@ def test_damaged_picture_with_fit_is_refused() -> None:
 
 
 def test_heic_with_fit_but_without_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_images, "_heif_available", lambda: False)
+    monkeypatch.setattr(_fit, "register_heif", lambda: False)
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(100)
     assert refused(heic, fit=True) == (
         "file is a HEIC image; reading HEIC needs the optional pillow-heif package"
@@ -478,7 +488,7 @@ def test_fit_honours_max_edge() -> None:
 
 
 def test_fit_steps_quality_then_size_down_until_it_fits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_images, "MAX_UPLOAD_BYTES", 20_000)  # noise at 600x600 needs ~100 KB
+    monkeypatch.setattr(_fit, "MAX_UPLOAD_BYTES", 20_000)  # noise at 600x600 needs ~100 KB
     noise = Image.frombytes("RGB", (600, 600), random.Random(4).randbytes(600 * 600 * 3))
     prepared = prepare_image(encode(noise, "BMP"), filename="a.bmp", fit=True, max_edge=600)
     assert prepared.size <= 20_000
