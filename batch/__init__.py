@@ -4,7 +4,11 @@ The command line is the usual way in (``zoom-batch run MANIFEST``); from Python:
 
     from batch import Config, run_manifest
 
-    summary = await run_manifest(Config(plan="business"), Path("photos.csv"), observer=...)
+    run = run_manifest(Config(plan="business"), Path("photos.csv"))  # job="remove" too
+    summary = await run  # run.stop() from a signal handler stops it cleanly
+
+The built-in simulator (``batch.Simulator``) plays Zoom for tests: start it and point a
+``Config``'s ``api_url`` and ``oauth_url`` at it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ._exceptions import (
     FatalError,
     InvalidRow,
     ManifestError,
+    MissingCredentials,
     PermanentError,
     RateLimited,
     RowError,
@@ -32,7 +37,10 @@ from ._exceptions import (
     ZoomBatchError,
 )
 from ._models import ManifestRow, PreparedImage, RowResult, RunSummary, Status
-from ._runner import run_manifest
+from ._pacing import PacingPolicy
+from ._retry import RetryPolicy
+from ._runner import RunHandle, run_manifest
+from .ui import NullObserver, RunObserver
 
 if TYPE_CHECKING:
     from .simulator import Simulator, SimulatorOptions
@@ -62,11 +70,17 @@ __all__ = [
     "InvalidRow",
     "ManifestError",
     "ManifestRow",
+    "MissingCredentials",
+    "NullObserver",
+    "PacingPolicy",
     "PermanentError",
     "PreparedImage",
     "RateLimited",
+    "RetryPolicy",
     "RowError",
     "RowResult",
+    "RunHandle",
+    "RunObserver",
     "RunSummary",
     "SetupError",
     "Simulator",

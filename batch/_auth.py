@@ -8,6 +8,7 @@ renewed once when Zoom refuses it (401, code 124) — one renewal for many concu
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 import aiohttp
 
 from ._exceptions import CredentialsError, FatalError, TransientError
+from ._http import Answer, exchange
+from ._retry import TOKEN_RETRY, RetryPolicy, Tries, send_with_retries
 
 #: Renew this long before the token's stated expiry, so no request carries a dying token.
 RENEW_EARLY = 60.0
-TOKEN_ATTEMPTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class OAuthTokens(TokenSource):
         client_secret: str,
         clock: Callable[[], float] = time.monotonic,
         on_renewed: Callable[[], None] | None = None,
+        retry: RetryPolicy = TOKEN_RETRY,
     ) -> None:
         self._session = session
         self._url = oauth_url
@@ -84,6 +87,7 @@ class OAuthTokens(TokenSource):
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self._on_renewed = on_renewed
+        self._retry = retry
         self.requests = 0  #: token requests sent, for tests and the summary
 
     async def get(self) -> Token:
@@ -105,41 +109,47 @@ class OAuthTokens(TokenSource):
 
     async def _fetch(self) -> Token:
         first = self._token is None
-        last_error: Exception | None = None
-        for attempt in range(TOKEN_ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
-            try:
-                token = await self._request()
-            except TransientError as exc:
-                last_error = exc
-                continue
-            self._token = token
-            if not first:
-                self.renewals += 1
-                if self._on_renewed is not None:
-                    self._on_renewed()
-            return token
-        message = f"cannot get an access token from {self._url}: {last_error}"
-        if first:
-            raise CredentialsError(message)
-        raise FatalError(message)
+        try:
+            token = await send_with_retries(
+                self._request,
+                policy=self._retry,
+                tries=Tries(started=self._clock()),
+                clock=self._clock,
+            )
+        except TransientError as exc:
+            message = f"cannot get an access token from {self._url}: {exc}"
+            if first:
+                raise CredentialsError(message) from None
+            raise FatalError(message) from None
+        self._token = token
+        if not first:
+            self.renewals += 1
+            if self._on_renewed is not None:
+                self._on_renewed()
+        return token
 
     async def _request(self) -> Token:
         params = {"grant_type": "account_credentials", "account_id": self._account_id}
         self.requests += 1
-        try:
-            headers = {"Authorization": self._authorization}
-            async with self._session.post(self._url, params=params, headers=headers) as response:
-                status = response.status
-                try:
-                    body = await response.json(content_type=None)
-                except ValueError:
-                    body = None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        answer = await exchange(
+            self._session,
+            "POST",
+            self._url,
+            server="Zoom's OAuth server",
+            params=params,
+            headers={"Authorization": self._authorization},
+        )
+        return self._token_from(answer)
+
+    def _token_from(self, answer: Answer) -> Token:
+        """The token an OAuth answer carries; raises what a refusal means."""
+        status = answer.status
         if status >= 500 or status == 429:
             raise TransientError(f"HTTP {status}", http_status=status)
+        try:
+            body = json.loads(answer.body) if answer.body else None
+        except ValueError:
+            body = None
         if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
             reason = ""
             if isinstance(body, dict):

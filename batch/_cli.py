@@ -1,8 +1,8 @@
 """The ``zoom-batch`` command: parse options, build the config, call the library, map outcomes.
 
-Exit codes: 0 every row uploaded or skipped (or valid, in a dry run); 1 at least one row failed,
-invalid, deferred or not attempted; 2 the run could not start (one line on stderr); 130
-interrupted by Ctrl-C, 143 by SIGTERM.
+Exit codes: 0 every row done (uploaded, removed, skipped; valid in a dry run); 1 at least one
+row failed, invalid, deferred or not attempted; 2 the run could not start (one line on stderr);
+130 interrupted by Ctrl-C, 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,15 +22,33 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from PIL import Image
 
 from . import __version__
-from ._config import MEDIUM_RATE, PLAN_NAMES, Config, build_config, read_config_file
-from ._exceptions import ConfigError, SetupError, one_line
+from ._config import (
+    MEDIUM_RATE,
+    PLAN_ALIASES,
+    PLAN_NAMES,
+    Config,
+    build_config,
+    read_config_file,
+)
+from ._exceptions import ConfigError, MissingCredentials, SetupError, one_line
+from ._simulate import (
+    FILE_SECTIONS,
+    add_simulator_options,
+    simulate_command,
+    simulated,
+    simulator_options,
+)
+from .manifest import FORMAT_NAMES
 
 if TYPE_CHECKING:
+    from ._runner import JobName
     from .simulator import SimulatorOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 EXIT_INTERNAL = 70  # EX_SOFTWARE
+#: Zoom's plan names; Business+ plans (enterprise, education, partner) have Business's limits.
+PLAN_CHOICES = (*MEDIUM_RATE, *PLAN_ALIASES)
 
 EXAMPLES = """\
 examples:
@@ -46,6 +64,9 @@ examples:
 
   # run again only what failed last time
   zoom-batch run photos.csv --retry-failed reports/tonight.csv
+
+  # take away the pictures of the users a manifest names (only its user column is read)
+  zoom-batch remove leavers.csv --plan business
 """
 
 
@@ -54,34 +75,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_SETUP, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-# Simulator settings: (name, type, help). Shared by `simulate` and `run --simulate` (as --sim-*).
-_SIM_OPTIONS: tuple[tuple[str, type, str], ...] = (
-    ("rate-limit", float, "account-wide Medium limit in requests/s (default 20; 0 = none)"),
-    ("daily-limit", int, "uploads accepted per UTC day (default: no daily limit)"),
-    ("fail-rate", float, "share of uploads answered with a 5xx (0..1)"),
-    ("drop-rate", float, "share of uploads whose connection is dropped (0..1)"),
-    ("latency-ms", float, "added latency per upload, in ms"),
-    ("latency-jitter-ms", float, "uniform +/- jitter around the latency, in ms"),
-    ("token-ttl", int, "lifetime of issued tokens, in seconds (default 3600)"),
-    ("seed", int, "random seed for fault injection"),
-)
-
-
-def _add_simulator_options(parser: argparse.ArgumentParser, prefix: str) -> None:
-    for name, kind, text in _SIM_OPTIONS:
-        parser.add_argument(
-            f"--{prefix}{name}", type=kind, metavar="N", help=text, dest=f"sim_{name}"
-        )
-    parser.add_argument(
-        f"--{prefix}users",
-        type=Path,
-        metavar="FILE",
-        dest="sim_users",
-        help="the users the simulator knows, one per line (default: with run, a"
-        " simulator-users.txt beside the manifest; else every user exists)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,44 +102,55 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check every row (users, files, images) and forecast the run."
         " Sends nothing and needs no credentials.",
     )
-    for sub in (run, validate):
+    remove = commands.add_parser(
+        "remove",
+        help="remove the picture of every user a manifest names",
+        description="Remove the profile picture of every user a manifest (CSV or YAML) names"
+        " and write a report. Only the user column is read.",
+    )
+    for sub in (run, validate, remove):
         sub.add_argument("manifest", type=Path, metavar="MANIFEST", help="CSV or YAML manifest")
         sub.add_argument("--config", type=Path, metavar="FILE", help="YAML config file")
-        sub.add_argument("--format", choices=("csv", "yaml"), help="manifest format")
-        sub.add_argument("--plan", choices=("free", "pro", "business"), help="account plan")
+        sub.add_argument("--format", choices=FORMAT_NAMES, help="manifest format")
+        sub.add_argument("--plan", choices=PLAN_CHOICES, help="account plan")
         sub.add_argument("--rate", type=float, metavar="N", help="pace in requests/s")
         sub.add_argument("--report", type=Path, metavar="PATH", help="report CSV path")
+        sub.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+        sub.add_argument("--log-format", choices=("text", "json"), default="text")
+        sub.add_argument("--log-file", type=Path, metavar="PATH", help="write events here")
+    for sub in (run, validate):
         sub.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
         sub.add_argument("--fit", action="store_true", default=None, help="convert images")
         sub.add_argument("--fit-max-edge", type=int, metavar="PX", help="--fit longest edge")
         sub.add_argument("--root", type=Path, metavar="DIR", help="files must lie inside DIR")
-        sub.add_argument("--quiet", action="store_true", help="print only the summary and errors")
-        sub.add_argument("--log-format", choices=("text", "json"), default="text")
-        sub.add_argument("--log-file", type=Path, metavar="PATH", help="write events here")
 
-    run.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
-    run.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
-    run.add_argument("--concurrency", type=int, metavar="N", help="uploads in flight at once")
-    run.add_argument("--dry-run", action="store_true", default=None, help="check, send nothing")
-    run.add_argument("--simulate", action="store_true", help="run against the built-in simulator")
-    run.add_argument("--state", type=Path, metavar="PATH", help="state store (SQLite) path")
-    run.add_argument("--no-state", action="store_true", default=None, help="no skip, no resume")
+    for sub in (run, remove):
+        sub.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
+        sub.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
+        sub.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once")
+        sub.add_argument("--dry-run", action="store_true", default=None, help="check, send nothing")
+        sub.add_argument(
+            "--simulate", action="store_true", help="run against the built-in simulator"
+        )
+        sub.add_argument("--state", type=Path, metavar="PATH", help="state store (SQLite) path")
+        sub.add_argument("--no-state", action="store_true", default=None, help="no skip, no resume")
+        sub.add_argument(
+            "--retry-failed", type=Path, metavar="REPORT", help="only rows that report left undone"
+        )
+        sub.add_argument(
+            "--wait-for-quota",
+            action="store_true",
+            default=None,
+            help="when the daily quota runs out, wait for it instead of stopping",
+        )
+        sub.add_argument("--max-attempts", type=int, metavar="N", help="requests per row (5)")
+        sub.add_argument("--max-retry-time", type=float, metavar="S", help="seconds per row (300)")
+        sub.add_argument("--connect-timeout", type=float, metavar="S", help="default 10")
+        sub.add_argument("--request-timeout", type=float, metavar="S", help="default 60")
+        sim_group = sub.add_argument_group("simulator settings (with --simulate)")
+        add_simulator_options(sim_group, "sim-")  # type: ignore[arg-type]
+
     run.add_argument("--force", action="store_true", default=None, help="upload even unchanged")
-    run.add_argument(
-        "--retry-failed", type=Path, metavar="REPORT", help="only rows that report left undone"
-    )
-    run.add_argument(
-        "--wait-for-quota",
-        action="store_true",
-        default=None,
-        help="when the daily quota runs out, wait for it instead of stopping",
-    )
-    run.add_argument("--max-attempts", type=int, metavar="N", help="requests per row (5)")
-    run.add_argument("--max-retry-time", type=float, metavar="S", help="seconds per row (300)")
-    run.add_argument("--connect-timeout", type=float, metavar="S", help="default 10")
-    run.add_argument("--request-timeout", type=float, metavar="S", help="default 60")
-    sim_group = run.add_argument_group("simulator settings (with --simulate)")
-    _add_simulator_options(sim_group, "sim-")  # type: ignore[arg-type]
 
     simulate = commands.add_parser(
         "simulate",
@@ -156,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=0, help="default: a free port")
     simulate.add_argument("--config", type=Path, metavar="FILE", help="YAML with simulator:")
-    _add_simulator_options(simulate, "")
+    add_simulator_options(simulate, "")
 
     scan = commands.add_parser(
         "scan",
@@ -196,46 +200,12 @@ _FLAG_KEYS = (
 )
 
 
-def _simulator_options(
-    args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
-) -> SimulatorOptions:
-    # Loaded here, not at the top: a run without --simulate never needs the simulator.
-    from .simulator import SimulatorOptions, load_users_file
-
-    values: dict[str, Any] = {}
-    kinds = {name.replace("-", "_"): kind for name, kind, _ in _SIM_OPTIONS}
-    for key, value in section.items():
-        name = str(key).replace("-", "_")
-        if name == "users":
-            values[name] = value
-            continue
-        if name not in kinds:
-            raise ConfigError(f"simulator: unknown setting {key!r}")
-        if value is None:
-            continue
-        try:
-            values[name] = kinds[name](value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"simulator: {key}: expected a number, got {value!r}") from None
-    for name, _, _ in _SIM_OPTIONS:
-        value = getattr(args, "sim_" + name, None)
-        if value is not None:
-            values[name.replace("-", "_")] = value
-    users = getattr(args, "sim_users", None) or values.pop("users", None)
-    if users is None and manifest is not None:
-        beside = manifest.parent / "simulator-users.txt"
-        users = beside if beside.is_file() else None
-    if users is not None:
-        values["users"] = load_users_file(Path(users))  # ConfigError names the file
-    return SimulatorOptions(**values)  # ConfigError names the option
-
-
 def _load_settings(
     args: argparse.Namespace, environ: Mapping[str, str]
 ) -> tuple[Config, dict[str, Any]]:
     file_settings: dict[str, Any] = {}
     if args.config is not None:
-        file_settings = read_config_file(args.config, environ)
+        file_settings = read_config_file(args.config, environ, sections=FILE_SECTIONS)
     flags = {key: getattr(args, key, None) for key in _FLAG_KEYS}
     if args.command == "validate":
         flags["dry_run"] = True
@@ -269,51 +239,45 @@ def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStac
 async def _execute(
     args: argparse.Namespace, config: Config, simulator: SimulatorOptions | None, err: TextIO
 ) -> int:
-    from ._pool import BatchRun
     from ._runner import run_manifest
 
+    job: JobName = "remove" if args.command == "remove" else "upload"
+    in_flight = "removals" if job == "remove" else "uploads"
     received: list[int] = []
-    runs: list[BatchRun] = []
     loop = asyncio.get_running_loop()
-    setting_up = asyncio.current_task()
-
-    def on_signal(number: int) -> None:
-        received.append(number)
-        if not runs and setting_up is not None:
-            setting_up.cancel()  # no row has started: nothing to finish, so stop at once
-        if runs:
-            reason = "interrupted (Ctrl-C)" if number == signal.SIGINT else "terminated (SIGTERM)"
-            if len(received) == 1:
-                print(
-                    f"\nzoom-batch: {reason}: finishing uploads in flight"
-                    " (press Ctrl-C again to abort them)",
-                    file=err,
-                    flush=True,
-                )
-            runs[0].stop(reason=reason)
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        # Not on Windows, nor outside the main thread (tests run the CLI in a thread).
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(number, on_signal, number)
     with contextlib.ExitStack() as stack:
         observer = _observers(args, err, stack)
-        try:
-            summary = await run_manifest(
-                config,
-                args.manifest,
-                manifest_format=args.format,
-                observer=observer,
-                simulator=simulator,
-                on_start=runs.append,
+        async with simulated(config, simulator if not config.dry_run else None) as config:
+            run = run_manifest(
+                config, args.manifest, job=job, manifest_format=args.format, observer=observer
             )
-        except asyncio.CancelledError:
-            if not received or runs:
-                raise
-            sigint = received[0] == signal.SIGINT
-            reason = "interrupted (Ctrl-C)" if sigint else "terminated (SIGTERM)"
-            print(f"zoom-batch: {reason} while starting; nothing was sent", file=err)
-            return EXIT_SIGINT if sigint else EXIT_SIGTERM
+
+            def on_signal(number: int) -> None:
+                received.append(number)
+                sigint = number == signal.SIGINT
+                reason = "interrupted (Ctrl-C)" if sigint else "terminated (SIGTERM)"
+                if run.started and len(received) == 1:
+                    print(
+                        f"\nzoom-batch: {reason}: finishing {in_flight} in flight"
+                        " (press Ctrl-C again to abort them)",
+                        file=err,
+                        flush=True,
+                    )
+                run.stop(reason=reason)
+
+            for number in (signal.SIGINT, signal.SIGTERM):
+                # Not on Windows, nor outside the main thread (tests run the CLI in a thread).
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(number, on_signal, number)
+            try:
+                summary = await run
+            except asyncio.CancelledError:
+                if not received or run.started:
+                    raise
+                sigint = received[0] == signal.SIGINT
+                reason = "interrupted (Ctrl-C)" if sigint else "terminated (SIGTERM)"
+                print(f"zoom-batch: {reason} while starting; nothing was sent", file=err)
+                return EXIT_SIGINT if sigint else EXIT_SIGTERM
     if received:
         return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
     return summary.exit_code
@@ -326,7 +290,7 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: Text
         section = file_settings.get("simulator") or {}
         if not isinstance(section, dict):
             raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
-        simulator = _simulator_options(args, section, args.manifest)
+        simulator = simulator_options(args, section, args.manifest)
     # A full garbage collection walks every object the imports left (~46,000): a ~50 ms pause
     # that holds back a paced send, so one second at Zoom then holds a request too many
     # (bench/pacing.py: one 429 in every 300-upload run at 20/s). gc.freeze() takes them out
@@ -336,43 +300,6 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: Text
         return asyncio.run(_execute(args, config, simulator, err))
     finally:
         gc.unfreeze()
-
-
-# -- simulate ------------------------------------------------------------------------------
-
-
-def _simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
-    section: dict[str, Any] = {}
-    if args.config is not None:
-        settings = read_config_file(args.config, environ)
-        raw = settings.get("simulator") or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{args.config}: simulator: expected a mapping of settings")
-        section = raw
-    options = _simulator_options(args, section, None)
-    from .simulator import serve
-
-    def ready(url: str) -> None:
-        limit = f"{options.rate_limit:g}/s" if options.rate_limit else "no limit"
-        print(f"Zoom simulator listening on {url}  (Medium rate limit: {limit})", file=out)
-        print(f"  --api-url {url}/v2 --oauth-url {url}/oauth/token", file=out)
-        # The simulator's fixed, published test credentials (no setting changes them): the
-        # operator needs them to connect, and they guard nothing but this loopback fake.
-        print(
-            f"  ZOOM_ACCOUNT_ID={options.account_id} ZOOM_CLIENT_ID={options.client_id}"
-            f" ZOOM_CLIENT_SECRET={options.client_secret}",
-            file=out,
-        )
-        print("Press Ctrl-C to stop.", file=out, flush=True)
-
-    gc.freeze()  # as for run: a full collection would bunch arrivals into false 429s
-    try:
-        asyncio.run(serve(options, args.host, args.port, ready=ready))
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    return EXIT_OK
 
 
 # -- scan ----------------------------------------------------------------------------------
@@ -412,12 +339,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     # Pillow warns (once, on stderr) about huge images; the row's report message says it all.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    # Decoding a photo to check it may warn about its EXIF ("Corrupt EXIF data"): the pixels
+    # are what is checked and sent, and a warning on stderr per photo would drown the run.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
-        if args.command in ("run", "validate"):
+        if args.command in ("run", "validate", "remove"):
             return _run_command(args, environ, sys.stderr)
         if args.command == "simulate":
-            return _simulate_command(args, environ, sys.stdout)
+            return simulate_command(args, environ, sys.stdout)
         return _scan_command(args, sys.stdout)
+    except MissingCredentials as exc:
+        print(f"zoom-batch: {one_line(str(exc))}; or try --simulate", file=sys.stderr)
+        return EXIT_SETUP
     except SetupError as exc:
         print(f"zoom-batch: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_SETUP

@@ -1,26 +1,25 @@
-"""The Zoom API client: one upload request, and the one place Zoom's answers become our errors.
+"""The Zoom API client: one method per call, and the one place Zoom's answers become our errors.
 
-:func:`classify` turns an HTTP answer into success or one of the :mod:`batch._exceptions` types;
-:meth:`ZoomClient.upload_picture` turns aiohttp's own exceptions into :class:`TransientError`.
-Nothing else in the package looks at status codes or aiohttp exceptions.
+:func:`classify` turns an API answer into success or one of the :mod:`batch._exceptions` types;
+the network's own failures were translated already, by ``_http.exchange``. Nothing else in the
+package looks at the API's status codes.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
 from ._auth import Token, TokenSource
+from ._clock import next_midnight_utc
 from ._exceptions import (
     ApiError,
     DailyLimitReached,
@@ -30,7 +29,11 @@ from ._exceptions import (
     TokenExpired,
     TransientError,
 )
+from ._http import Answer, exchange
 from ._models import PreparedImage
+
+#: Bodies above this go as a stream (aiohttp's ``payload.TOO_LARGE_BYTES_BODY`` is 1 MiB).
+_STREAM_ABOVE = 1024 * 1024
 
 #: Zoom's error codes and what they mean for an HR reader (ZOOM_API.md).
 _PLAIN_WORDS = {
@@ -41,38 +44,6 @@ _PLAIN_WORDS = {
     1010: "the user does not belong to this Zoom account",
     4700: "the app's token lacks the scope user:write:admin",
 }
-
-
-#: Bodies above this go as a stream (aiohttp's TOO_LARGE_BYTES_BODY is 1 MiB).
-_STREAM_ABOVE = 512 * 1024
-
-
-def multipart_body(image: PreparedImage) -> tuple[bytes, str]:
-    """The request body, one ``pic_file`` part, and its Content-Type header.
-
-    The same bytes ``aiohttp.FormData`` writes for this one field (the filename is
-    percent-encoded in quotes, as aiohttp does), built directly: FormData's general machinery
-    (a writer, a payload object and a header multidict per part) was ~10% of the client's CPU
-    per upload (bench/scale.py --profile). The boundary is 32 random hex digits, as aiohttp's.
-    """
-    boundary = os.urandom(16).hex()
-    head = (
-        f"--{boundary}\r\n"
-        f"Content-Type: {image.content_type}\r\n"
-        f'Content-Disposition: form-data; name="pic_file"; filename="{quote(image.filename, "")}"'
-        "\r\n\r\n"
-    )
-    body = b"".join((head.encode("ascii"), image.data, f"\r\n--{boundary}--\r\n".encode()))
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The parts of an HTTP answer that :func:`classify` reads."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
 
 
 def user_path(user: str) -> str:
@@ -113,11 +84,6 @@ def parse_when(text: str) -> datetime | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
-
-
-def next_midnight_utc(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC)
-    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _zoom_error(body: bytes) -> tuple[int | None, str]:
@@ -210,7 +176,7 @@ class ZoomClient:
         self._tokens = tokens
         self._api_url = api_url.rstrip("/")
         self._api_url_explicit = api_url_explicit
-        self.requests = 0  #: upload requests sent
+        self.requests = 0  #: API requests sent (token requests not counted)
 
     def _base(self, token: Token) -> str:
         # Zoom's token answer names the API host for the account (e.g. https://api.zoom.us);
@@ -226,32 +192,24 @@ class ZoomClient:
         return await self._tokens.renew(refused)
 
     async def upload_picture(self, user: str, image: PreparedImage, token: Token) -> None:
-        """Send one picture. Returns on 201; raises an :class:`ApiError` subclass otherwise."""
-        url = URL(f"{self._base(token)}/users/{user_path(user)}/picture", encoded=True)
-        body, content_type = multipart_body(image)
-        headers = {"Authorization": f"Bearer {token.value}", "Content-Type": content_type}
+        """Send one picture (``pic_file``, multipart). Returns on 201; raises an ApiError."""
+        # aiohttp warns that a raw-bytes body over 1 MiB may stall the loop; a stream does not.
+        data = io.BytesIO(image.data) if len(image.data) > _STREAM_ABOVE else image.data
+        form = aiohttp.FormData()
+        form.add_field("pic_file", data, filename=image.filename, content_type=image.content_type)
+        await self._call("POST", f"/users/{user_path(user)}/picture", token, data=form)
+
+    async def delete_picture(self, user: str, token: Token) -> None:
+        """Remove a user's picture. Returns on 204 (any 2xx); raises an ApiError."""
+        await self._call("DELETE", f"/users/{user_path(user)}/picture", token)
+
+    async def _call(self, method: str, path: str, token: Token, **options: Any) -> None:
+        url = URL(self._base(token) + path, encoded=True)
+        headers = {"Authorization": f"Bearer {token.value}"}
         self.requests += 1
-        try:
-            async with self._session.post(
-                url,
-                # aiohttp warns that a large raw-bytes body can stall the loop; a stream does not.
-                data=io.BytesIO(body) if len(body) > _STREAM_ABOVE else body,
-                headers=headers,
-                allow_redirects=False,
-            ) as response:
-                answer = Answer(response.status, response.headers, await response.read())
-        except TimeoutError:
-            raise TransientError("no answer from Zoom in time (timeout)") from None
-        except aiohttp.ServerDisconnectedError:
-            raise TransientError("Zoom closed the connection without answering") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"cannot connect to {url.host}: {exc.os_error}") from None
-        except aiohttp.ClientPayloadError:
-            raise TransientError("the connection broke while reading Zoom's answer") from None
-        except aiohttp.ClientError as exc:
-            raise TransientError(f"network error: {type(exc).__name__}: {exc}") from None
-        except OSError as exc:
-            raise TransientError(f"network error: {exc.strerror or exc}") from None
+        answer = await exchange(
+            self._session, method, url, headers=headers, allow_redirects=False, **options
+        )
         classify(answer)
 
 
@@ -260,7 +218,6 @@ __all__ = [
     "ApiError",
     "ZoomClient",
     "classify",
-    "multipart_body",
     "parse_retry_after",
     "user_path",
 ]

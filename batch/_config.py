@@ -10,20 +10,32 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError
+from ._pacing import DEFAULT_POLICY, PacingPolicy
+from ._retry import DEFAULT_RETRY, RetryPolicy
+from .photos import DEFAULT_FIT_MAX_EDGE, MIN_FIT_MAX_EDGE
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 
 #: The Medium rate-limit label, requests per second for the whole account (ZOOM_API.md).
 MEDIUM_RATE = {"free": 2.0, "pro": 20.0, "business": 60.0}
-MIN_FIT_MAX_EDGE = 16  #: --fit below this is not a portrait any more
-
+#: Zoom's other plan names, and the plan whose limits each one has (ZOOM_API.md: Business+).
+PLAN_ALIASES = {
+    "business+": "business",
+    "enterprise": "business",
+    "education": "business",
+    "partner": "business",
+}
 PLAN_NAMES = {"free": "Free", "pro": "Pro", "business": "Business"}
+#: Zoom answers one account at 60 requests/s at most: more in flight only piles up 429s.
+MAX_CONCURRENCY = 1000
+#: A pace above this is a typo, not an account's limit.
+MAX_RATE = 100_000.0
 
 #: Environment variables read, and the config key each one sets.
 ENVIRONMENT = {
@@ -37,9 +49,32 @@ ENVIRONMENT = {
 }
 
 
+class _Invalid(ConfigError):
+    """A field of :class:`Config` with a bad value; ``build_config`` names where it came from."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitOptions:
+    """``--fit``: convert photos Zoom would refuse into a JPEG of at most ``max_edge`` px."""
+
+    enabled: bool = False
+    max_edge: int = DEFAULT_FIT_MAX_EDGE
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
-    """Everything a run needs to know. Build it with :func:`build_config`."""
+    """Everything a run needs to know; checked when built (a bad value raises ConfigError).
+
+    From the command line, :func:`build_config` merges flags, environment and a config file
+    into one. From Python, ``Config(plan="business", client_id=..., ...)``; the pacing and
+    retry policies are objects of their own (``pacing=PacingPolicy(...)``,
+    ``retry=RetryPolicy(max_attempts=3)``), as httpx takes ``limits=Limits(...)``.
+    """
 
     # Where Zoom is.
     api_url: str = DEFAULT_API_URL
@@ -53,17 +88,17 @@ class Config:
     access_token: str | None = field(default=None, repr=False)
     # Pace and pool.
     plan: str = "pro"
-    rate: float | None = None  #: requests/s; None = the plan's Medium limit
+    rate: float | None = None  #: the pace ceiling in requests/s; None = the plan's Medium limit
     concurrency: int | None = None  #: None = derived from the rate
+    pacing: PacingPolicy = DEFAULT_POLICY
+    retry: RetryPolicy = DEFAULT_RETRY
     connect_timeout: float = 10.0
     request_timeout: float = 60.0
-    max_attempts: int = 5  #: requests per row, not counting waits on a per-second 429
-    max_retry_time: float = 300.0  #: seconds per row across all its attempts
     wait_for_quota: bool = False
     # What to send.
     force: bool = False
     fit: bool = False
-    fit_max_edge: int = 1024
+    fit_max_edge: int = DEFAULT_FIT_MAX_EDGE
     root: Path | None = None
     dry_run: bool = False
     # Where results go.
@@ -73,6 +108,38 @@ class Config:
     no_state: bool = False
     retry_failed: Path | None = None
 
+    def __post_init__(self) -> None:
+        plan = str(self.plan).strip().lower()
+        plan = PLAN_ALIASES.get(plan, plan)
+        if plan not in MEDIUM_RATE:
+            raise _Invalid("plan", f"expected one of free, pro, business; got {self.plan!r}")
+        object.__setattr__(self, "plan", plan)
+        if self.rate is not None:
+            _number("rate", self.rate)
+            if self.rate > MAX_RATE:
+                raise _Invalid("rate", f"{self.rate:g} requests/s is not a sensible pace")
+        if self.concurrency is not None:
+            _whole("concurrency", self.concurrency)
+            if self.concurrency > MAX_CONCURRENCY:
+                raise _Invalid(
+                    "concurrency", f"must be at most {MAX_CONCURRENCY:,}, got {self.concurrency}"
+                )
+        _number("connect_timeout", self.connect_timeout)
+        _number("request_timeout", self.request_timeout)
+        _whole("fit_max_edge", self.fit_max_edge)
+        if self.fit_max_edge < MIN_FIT_MAX_EDGE:
+            raise _Invalid(
+                "fit_max_edge",
+                f"must be at least {MIN_FIT_MAX_EDGE} pixels, got {self.fit_max_edge}",
+            )
+        for key in ("api_url", "oauth_url"):
+            if not re.match(r"^https?://[^/\s]+", getattr(self, key)):
+                raise _Invalid(key, f"expected an http(s) URL, got {getattr(self, key)!r}")
+        if not isinstance(self.pacing, PacingPolicy):
+            raise _Invalid("pacing", "expected a PacingPolicy")
+        if not isinstance(self.retry, RetryPolicy):
+            raise _Invalid("retry", "expected a RetryPolicy")
+
     @property
     def ceiling(self) -> float:
         """The pace ceiling in requests per second."""
@@ -80,14 +147,39 @@ class Config:
 
     @property
     def workers(self) -> int:
-        """Concurrency: enough uploads in flight to hold the pace at ~300 ms latency."""
+        """Concurrency: enough requests in flight to hold the pace at ~300 ms latency."""
         if self.concurrency is not None:
             return self.concurrency
         return max(8, min(64, math.ceil(self.ceiling * 0.8)))
 
     @property
+    def fit_options(self) -> FitOptions:
+        return FitOptions(enabled=self.fit, max_edge=self.fit_max_edge)
+
+    @property
     def has_oauth(self) -> bool:
         return bool(self.account_id and self.client_id and self.client_secret)
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.max_attempts
+
+    @property
+    def max_retry_time(self) -> float:
+        return self.retry.max_retry_time
+
+
+def _number(key: str, value: object) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:  # type: ignore[arg-type]
+        raise _Invalid(key, f"must be a positive number, got {value!r}")
+
+
+def _whole(key: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(key, f"expected a whole number, got {value!r}")
+    if value <= 0:
+        raise _Invalid(key, f"must be at least 1, got {value!r}")
 
 
 # How each key is parsed from a string (flag, environment or file), and checked.
@@ -146,8 +238,7 @@ def _url(key: str, value: Any) -> str | None:
 
 def _plan(key: str, value: Any) -> str:
     text = str(value).strip().lower()
-    if text == "business+":
-        text = "business"
+    text = PLAN_ALIASES.get(text, text)
     if text not in MEDIUM_RATE:
         raise ConfigError(f"{key}: expected one of free, pro, business; got {value!r}")
     return text
@@ -185,8 +276,6 @@ _PARSERS: dict[str, Any] = {
     "retry_failed": _path,
 }
 
-#: Keys a config file may hold besides the run settings above.
-FILE_SECTIONS = ("simulator",)
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -211,8 +300,13 @@ def _substitute(text: str, environ: Mapping[str, str]) -> str | None:
     return None if missing and not result.strip() else result
 
 
-def read_config_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read a YAML config file, substitute ``${ENV}`` references, reject unknown keys."""
+def read_config_file(
+    path: Path, environ: Mapping[str, str], *, sections: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Read a YAML config file, substitute ``${ENV}`` references, reject unknown keys.
+
+    ``sections`` names the keys it may hold besides the run settings (the CLI's own).
+    """
     import yaml  # here, not at the top: most runs have no config file, and it costs ~25 ms
 
     try:
@@ -237,7 +331,7 @@ def read_config_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).strip().replace("-", "_")
-        if name not in _PARSERS and name not in FILE_SECTIONS:
+        if name not in _PARSERS and name not in sections:
             raise ConfigError(f"{path}: unknown setting {key!r}")
         result[name] = _expand(value, environ)
     return result
@@ -283,29 +377,13 @@ def build_config(
         values[key] = _PARSERS[key](sources[key], value)
     values = {k: v for k, v in values.items() if v is not None}
     values["api_url_explicit"] = "api_url" in values
-    config = Config(**values)
-    if config.fit_max_edge < MIN_FIT_MAX_EDGE:
-        raise ConfigError(
-            f"{sources['fit_max_edge']}: must be at least {MIN_FIT_MAX_EDGE} pixels,"
-            f" got {config.fit_max_edge}"
-        )
-    if config.rate is not None and config.rate > 100_000:
-        raise ConfigError(f"{sources['rate']}: {config.rate:g} requests/s is not a sensible pace")
-    return config
-
-
-def simulator_settings(file_settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``simulator:`` section of a config file, or an empty mapping."""
-    section = file_settings.get("simulator") or {}
-    if not isinstance(section, dict):
-        raise ConfigError("simulator: expected a mapping of simulator settings")
-    return dict(section)
-
-
-def with_overrides(config: Config, **changes: Any) -> Config:
-    """A copy of ``config`` with some fields changed (e.g. pointing it at the simulator)."""
-    known = {f.name for f in fields(Config)}
-    unknown = set(changes) - known
-    if unknown:
-        raise ConfigError(f"unknown setting {sorted(unknown)[0]!r}")
-    return replace(config, **changes)
+    retry = {k: values.pop(k) for k in ("max_attempts", "max_retry_time") if k in values}
+    try:
+        if retry:
+            values["retry"] = RetryPolicy(**retry)
+        return Config(**values)
+    except _Invalid as exc:
+        raise ConfigError(f"{sources.get(exc.key, exc.key)}: {exc.problem}") from None
+    except ConfigError as exc:  # the retry policy's, which names its own field
+        key, _, problem = str(exc).partition(": ")
+        raise ConfigError(f"{sources.get(key, key)}: {problem}") from None

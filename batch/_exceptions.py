@@ -7,6 +7,7 @@
     │   ├── ConfigError            a bad setting: names the key or flag
     │   ├── ManifestError          unreadable or malformed manifest: names the file and line
     │   ├── CredentialsError       no usable credentials: names the variables to set
+    │   │   └── MissingCredentials none given at all
     │   └── StateError             state store locked by another run, corrupt or foreign
     ├── RowError                   one row's outcome; caught by the pool, never escapes it
     │   ├── InvalidRow             caught before any request (bad user, missing file, not an image)
@@ -18,8 +19,9 @@
     │       └── FatalError         stop the whole run cleanly and report what is left
     │           └── DailyLimitReached   daily quota spent: rows left become ``deferred``
 
-aiohttp's exceptions are translated into these in exactly one place, ``_client.py``;
-the retry policy and the pool speak only these types.
+aiohttp's exceptions are translated into these in exactly one place, ``_http.py``; Zoom's
+answers in ``_client.py`` (the API) and ``_auth.py`` (the OAuth server). The retry policy
+(``_retry.py``) and the pool speak only these types.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class CredentialsError(SetupError):
     """No usable Zoom credentials were given, or Zoom refused them."""
 
 
+class MissingCredentials(CredentialsError):
+    """No credentials were given at all (the CLI suggests ``--simulate``)."""
+
+
 class StateError(SetupError):
     """The state store cannot be used (locked, corrupt, foreign)."""
 
@@ -86,6 +92,9 @@ class ApiError(RowError):
         self.message = message
         self.http_status = http_status
         self.zoom_code = zoom_code
+        #: False when this failure should not use up one of the row's attempts (the refusal
+        #: that renewed the token; a wait for the daily quota). Read by the retry policy.
+        self.counted = True
 
 
 class TransientError(ApiError):

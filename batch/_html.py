@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import functools
 import html
 import io
 from collections.abc import Callable, Iterator, Mapping
@@ -21,14 +20,16 @@ from typing import TextIO
 from PIL import Image, ImageOps
 
 from ._files import atomic_write
+from ._models import PROBLEM_STATUSES
+from .photos import register_heif, to_srgb_on_white
 
 #: Longest edge of a thumbnail, in pixels; also its displayed size in CSS pixels.
 THUMBNAIL_PX = 96
 #: JPEG quality of the thumbnails: small enough for thousands in one page.
 THUMBNAIL_QUALITY = 80
 
-#: Statuses shown first, in the "Needs attention" section.
-PROBLEM_STATUSES = ("failed", "invalid", "deferred", "not_attempted")
+#: Statuses shown first, in the "Needs attention" section: the one set of problem statuses.
+_PROBLEMS = frozenset(status.value for status in PROBLEM_STATUSES)
 
 # status -> (label, symbol, css class); the symbol keeps a black-and-white print readable.
 # Symbols are ones common fonts have (a missing glyph prints as an empty box).
@@ -38,6 +39,7 @@ _STATUS_LOOK: dict[str, tuple[str, str, str]] = {
     "deferred": ("Deferred", "\u00bb", "st-deferred"),
     "not_attempted": ("Not attempted", "\u2013", "st-not-attempted"),
     "uploaded": ("Uploaded", "\u2713", "st-uploaded"),
+    "removed": ("Removed", "\u2205", "st-removed"),
     "skipped": ("Skipped", "=", "st-skipped"),
     "valid": ("Valid", "\u2713", "st-valid"),
 }
@@ -155,7 +157,7 @@ class _Thumbnails:
 
 def _thumbnail_jpeg(path: Path) -> bytes | None:
     """A JPEG of ``path`` at most THUMBNAIL_PX on its longest edge, upright; None if unreadable."""
-    _register_heif()
+    register_heif()
     try:
         with Image.open(path) as im:
             # draft() lets the JPEG decoder scale by 1/2..1/8 while decoding: far faster for
@@ -163,7 +165,7 @@ def _thumbnail_jpeg(path: Path) -> bytes | None:
             im.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))
             upright = ImageOps.exif_transpose(im)
             upright.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            rgb = _flatten(upright)
+            rgb = to_srgb_on_white(upright)
             buf = io.BytesIO()
             rgb.save(buf, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
             return buf.getvalue()
@@ -171,26 +173,6 @@ def _thumbnail_jpeg(path: Path) -> bytes | None:
     # never the page, and Pillow raises many types (OSError, ValueError, SyntaxError, bomb...).
     except Exception:
         return None
-
-
-def _flatten(im: Image.Image) -> Image.Image:
-    """RGB, with any transparency laid on white (JPEG has no alpha)."""
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return im.convert("RGB")
-
-
-@functools.cache
-def _register_heif() -> None:
-    """Let Pillow open HEIC photos when the optional ``heic`` extra is installed."""
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:
-        return
-    register_heif_opener()
 
 
 def _placeholder(text: str, kind: str) -> str:
@@ -203,7 +185,7 @@ def _census(report_csv: Path) -> _Census:
     last = -1
     for card in _read(report_csv):
         rows += 1
-        problems += card.status in PROBLEM_STATUSES
+        problems += card.status in _PROBLEMS
         order = card.order
         in_order = in_order and order >= last
         last = order
@@ -212,7 +194,7 @@ def _census(report_csv: Path) -> _Census:
 
 def _cards(report_csv: Path, *, problems: bool, in_order: bool) -> Iterator[_Card]:
     """The rows of one section in manifest order, streamed when the file is already in order."""
-    wanted = (c for c in _read(report_csv) if (c.status in PROBLEM_STATUSES) == problems)
+    wanted = (c for c in _read(report_csv) if (c.status in _PROBLEMS) == problems)
     if in_order:
         yield from wanted
     else:
@@ -345,7 +327,7 @@ color:#fff;background:var(--accent,#8a93a6);white-space:nowrap}
 .empty{color:var(--muted)}
 em{color:var(--muted);font-weight:400}
 .st-failed{--accent:#c62828}.st-invalid{--accent:#d84315}.st-deferred{--accent:#8a6d00}
-.st-not-attempted{--accent:#6b7280}.st-uploaded{--accent:#2e7d32}.st-skipped{--accent:#1565c0}
+.st-not-attempted{--accent:#6b7280}.st-uploaded{--accent:#2e7d32}.st-removed{--accent:#6b7280}.st-skipped{--accent:#1565c0}
 .st-valid{--accent:#00796b}.st-other{--accent:#6a1b9a}
 @media print{
 body{background:#fff;font-size:11px}header{border:0;padding:0 0 8px}main{padding:0}

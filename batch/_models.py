@@ -11,6 +11,7 @@ class Status(enum.StrEnum):
     """A row's final status in the report."""
 
     UPLOADED = "uploaded"
+    REMOVED = "removed"
     SKIPPED = "skipped"
     FAILED = "failed"
     INVALID = "invalid"
@@ -21,7 +22,17 @@ class Status(enum.StrEnum):
     @property
     def ok(self) -> bool:
         """True for the statuses that do not make the run's exit code 1."""
-        return self in (Status.UPLOADED, Status.SKIPPED, Status.VALID)
+        return self not in PROBLEM_STATUSES
+
+    @property
+    def problem(self) -> bool:
+        """True for the statuses a person should look at (and ``--retry-failed`` runs again)."""
+        return self in PROBLEM_STATUSES
+
+
+#: The one set of "problem" statuses: the exit code is 1 when a row ends in one of them, the
+#: contact sheet shows them first, and ``--retry-failed`` runs them again.
+PROBLEM_STATUSES = frozenset({Status.FAILED, Status.INVALID, Status.DEFERRED, Status.NOT_ATTEMPTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,23 @@ class ManifestRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What checking a photo found, without its bytes: what a cache keeps."""
+
+    filename: str  #: filename sent in the multipart part (Zoom refuses a part without one)
+    content_type: str  #: ``image/jpeg`` or ``image/png``, from the bytes, not the extension
+    sha256: str  #: hex digest of the bytes to send
+    width: int
+    height: int
+    size: int  #: bytes to send
+    original_size: int | None = None  #: bytes of the source when ``--fit`` re-encoded it
+
+    @property
+    def fitted(self) -> bool:
+        return self.original_size is not None
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedImage:
     """An image ready to send: the exact bytes, their type and their digest."""
 
@@ -46,16 +74,27 @@ class PreparedImage:
     width: int
     height: int
     original_size: int | None = None  #: bytes of the source file when ``--fit`` re-encoded it
-    #: ``len(data)`` kept when the bytes were dropped (a cached check carries no ``data``).
-    data_size: int | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.data or self.data_size is None else self.data_size
+        return len(self.data)
 
     @property
     def fitted(self) -> bool:
         return self.original_size is not None
+
+    @property
+    def facts(self) -> ImageFacts:
+        """The same image without its bytes."""
+        return ImageFacts(
+            self.filename,
+            self.content_type,
+            self.sha256,
+            self.width,
+            self.height,
+            len(self.data),
+            self.original_size,
+        )
 
 
 @dataclass(slots=True)
@@ -74,7 +113,8 @@ class RowResult:
     sha256: str | None = None
     duration_ms: int | None = None
     finished_at: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    line: int | None = None  #: the manifest line the row starts on
+    original_bytes: int | None = None  #: size of the source when ``--fit`` re-encoded it
 
 
 @dataclass(slots=True)
@@ -98,6 +138,7 @@ class RunSummary:
     plan: str | None = None  #: the plan the pace came from; None when --rate set it
     warnings: list[str] = field(default_factory=list)  #: side problems (e.g. --html failed)
     total: int = 0
+    job: str = "upload"  #: the job the run did: ``upload`` (``zoom-batch run``) or ``remove``
 
     @property
     def problems(self) -> int:

@@ -38,8 +38,6 @@ COLUMNS = (
     "original_bytes",
 )
 
-#: Statuses that ``--retry-failed`` runs again.
-RETRY_STATUSES = frozenset({Status.FAILED, Status.DEFERRED, Status.NOT_ATTEMPTED, Status.INVALID})
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP);
 # the report is opened by HR in one, so such cells get a leading apostrophe.
@@ -133,8 +131,8 @@ class ReportWriter:
                 _cell(r.sha256),
                 _cell(r.duration_ms),
                 _cell(r.finished_at),
-                _cell(r.extra.get("line")),
-                _cell(r.extra.get("original_bytes")),
+                _cell(r.line),
+                _cell(r.original_bytes),
             )
         )
 

@@ -1,105 +1,118 @@
-"""One run from start to end: check, connect, upload, report. The library's main entry point.
+"""One run from start to end: check, connect, do the job, report. The library's main entry point.
 
-:func:`run_manifest` does the set-up a run needs in the order that fails fastest — config and
-manifest, credentials, state lock, a first token — before it creates the report, so a run that
-cannot start leaves nothing behind and raises a :class:`SetupError`. Once rows are being
-processed, every row ends in the report whatever happens.
+:func:`run_manifest` returns a :class:`RunHandle`; awaiting it does the set-up a run needs in
+the order that fails fastest — config and manifest, credentials, state lock, a first token —
+before it creates the report, so a run that cannot start leaves nothing behind and raises a
+:class:`~batch.SetupError`. Once rows are being processed, every row ends in the report
+whatever happens. :meth:`RunHandle.stop` is what a signal handler calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 
 import aiohttp
 
 from ._auth import OAuthTokens, StaticToken, TokenSource
 from ._client import ZoomClient
+from ._clock import iso_utc, now_iso
 from ._config import Config
-from ._exceptions import CredentialsError
-from ._models import RunSummary
-from ._pool import BatchRun
-from ._report import (
-    RETRY_STATUSES,
-    ReportWriter,
-    default_report_path,
-    read_report,
-    summary_path,
-    write_summary,
-)
+from ._exceptions import ConfigError, MissingCredentials
+from ._models import PROBLEM_STATUSES, RunSummary, Status
+from ._pacing import Pacer
+from ._pool import RunControl, WorkerPool
+from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
+from ._sender import Sender
 from ._state import StateStore, default_state_path, user_key
-from .manifest import Manifest, open_manifest
-from .ui import RunObserver
+from .jobs import JobContext, RemoveJob, RowJob, UploadJob
+from .manifest import COLUMNS, Manifest, open_manifest
+from .photos import LocalFiles
+from .ui import NullObserver, RunObserver
 
-if TYPE_CHECKING:
-    from .simulator import SimulatorOptions
+__all__ = ["JOBS", "JobName", "RunHandle", "run_manifest"]
 
-
-def _missing_credentials(config: Config) -> CredentialsError:
-    names = {
-        "ZOOM_ACCOUNT_ID": config.account_id,
-        "ZOOM_CLIENT_ID": config.client_id,
-        "ZOOM_CLIENT_SECRET": config.client_secret,
-    }
-    missing = ", ".join(name for name, value in names.items() if not value)
-    return CredentialsError(
-        f"missing Zoom credentials: set {missing} (a Server-to-Server OAuth app with scope"
-        " user:write:admin), or ZOOM_ACCESS_TOKEN; or try --simulate"
-    )
+JobName = Literal["upload", "remove"]
+#: The jobs :func:`run_manifest` can run: each one's class, and the status of a row it did.
+JOBS: dict[str, tuple[type[RowJob], Status]] = {
+    "upload": (UploadJob, Status.UPLOADED),
+    "remove": (RemoveJob, Status.REMOVED),
+}
 
 
-def _done_before(path: Path) -> frozenset[str]:
-    """Users a previous report shows as uploaded or skipped (``--retry-failed``)."""
-    done = set()
-    for row in read_report(path):
-        user = row.get("user", "").strip()
-        if user and row.get("status", "") not in RETRY_STATUSES:
-            done.add(user_key(user))
-    return frozenset(done)
-
-
-@contextlib.asynccontextmanager
-async def _simulated(config: Config, options: SimulatorOptions | None) -> AsyncIterator[Config]:
-    """Start the simulator in-process (when asked) and point the config at it."""
-    if options is None:
-        yield config
-        return
-    from .simulator import Simulator  # only here: a real run never loads the simulator
-
-    async with Simulator(options) as simulator:
-        yield replace(
-            config,
-            api_url=simulator.api_url,
-            api_url_explicit=True,
-            oauth_url=simulator.oauth_url,
-            account_id=options.account_id,
-            client_id=options.client_id,
-            client_secret=options.client_secret,
-            access_token=None,
-        )
-
-
-async def run_manifest(
+def run_manifest(
     config: Config,
     manifest_path: Path,
     *,
+    job: JobName = "upload",
     manifest_format: str | None = None,
-    observer: RunObserver,
-    simulator: SimulatorOptions | None = None,
-    on_start: Callable[[BatchRun], None] | None = None,
-    on_token_renewed: Callable[[], None] | None = None,
-) -> RunSummary:
-    """Run one manifest and return its summary. Raises :class:`SetupError` before any row."""
-    manifest = open_manifest(manifest_path, format=manifest_format)
-    done_before = _done_before(config.retry_failed) if config.retry_failed else None
-    if config.dry_run:
-        return await _execute(config, manifest, observer, done_before, None, None, on_start)
-    async with _simulated(config, simulator) as config:
+    observer: RunObserver | None = None,
+) -> RunHandle:
+    """Run ``job`` over one manifest: ``summary = await run_manifest(config, path)``.
+
+    The handle's :meth:`~RunHandle.stop` stops the run cleanly (a second call aborts the
+    requests in flight). Awaiting raises :class:`~batch.SetupError` before any row is done.
+    """
+    if job not in JOBS:
+        raise ConfigError(f"job: expected one of {', '.join(JOBS)}, got {job!r}")
+    return RunHandle(config, manifest_path, job, manifest_format, observer or NullObserver())
+
+
+class RunHandle:
+    """A run: await it once for its :class:`~batch.RunSummary`; :meth:`stop` it meanwhile."""
+
+    def __init__(
+        self,
+        config: Config,
+        manifest_path: Path,
+        job: JobName,
+        manifest_format: str | None,
+        observer: RunObserver,
+    ) -> None:
+        self._config = config
+        self._manifest_path = manifest_path
+        self._job = job
+        self._format = manifest_format
+        self._observer = observer
+        self._pool: WorkerPool | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._stop_reason: str | None = None
+        self._done_before: frozenset[str] | None = None
+
+    @property
+    def started(self) -> bool:
+        """True once rows are being processed (a stop then reports every row)."""
+        return self._pool is not None
+
+    def stop(self, *, reason: str = "interrupted") -> None:
+        """Stop the run: before any row, at once (nothing was sent); else after the rows in
+        flight (a second call cancels those too)."""
+        if self._pool is not None:
+            self._pool.stop(reason=reason)
+        elif self._task is not None and self._stop_reason is None:
+            self._stop_reason = reason
+            self._task.cancel()  # still setting up: nothing was sent, nothing to report
+
+    def __await__(self) -> Generator[Any, None, RunSummary]:
+        return self.wait().__await__()
+
+    async def wait(self) -> RunSummary:
+        """Run to the end and return the summary (raises ``CancelledError`` when stopped
+        before any row started)."""
+        if self._task is not None:
+            raise RuntimeError("a run can be awaited only once")
+        self._task = asyncio.current_task()
+        config = self._config
+        job_class = JOBS[self._job][0]
+        optional = frozenset(c.key for c in COLUMNS) - job_class.reads
+        manifest = open_manifest(self._manifest_path, format=self._format, optional=optional)
+        self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
+        if config.dry_run:
+            return await self._execute(manifest, None, None)
         if not config.access_token and not config.has_oauth:
             raise _missing_credentials(config)
         timeout = aiohttp.ClientTimeout(
@@ -118,7 +131,7 @@ async def run_manifest(
                     account_id=config.account_id,
                     client_id=config.client_id,
                     client_secret=config.client_secret,
-                    on_renewed=on_token_renewed or observer.token_renewed,
+                    on_renewed=self._observer.token_renewed,
                 )
             client = ZoomClient(
                 session, tokens, api_url=config.api_url, api_url_explicit=config.api_url_explicit
@@ -127,12 +140,141 @@ async def run_manifest(
             try:
                 # A first token now: bad credentials stop the run before the report exists.
                 await client.token()
-                return await _execute(
-                    config, manifest, observer, done_before, client, state, on_start
-                )
+                return await self._execute(manifest, client, state)
             finally:
                 if state is not None:
                     state.close()
+
+    def _make_job(self, context: JobContext) -> RowJob:
+        config = self._config
+        if self._job == "remove":
+            return RemoveJob(context)
+        photos = LocalFiles(fit=config.fit, fit_max_edge=config.fit_max_edge, root=config.root)
+        return UploadJob(context, photos)
+
+    async def _execute(
+        self, manifest: Manifest, client: ZoomClient | None, state: StateStore | None
+    ) -> RunSummary:
+        config, observer = self._config, self._observer
+        report = ReportWriter(config.report or default_report_path())
+        control = RunControl()
+        pacer = Pacer(config.ceiling, policy=config.pacing)
+        target_rate = pacer.rate  # the pace aimed at: just under the ceiling
+        pacer.add_listener(
+            lambda seconds, rate: observer.backoff_started(
+                seconds=seconds, reason="rate limited (429)", rate=rate
+            ),
+            lambda rate: observer.backoff_ended(rate=rate),
+        )
+        sender = None
+        if client is not None:
+            sender = Sender(
+                client,
+                pacer,
+                control,
+                retry=config.retry,
+                wait_for_quota=config.wait_for_quota,
+                on_quota_wait=lambda seconds, rate: observer.backoff_started(
+                    seconds=seconds, reason="daily quota spent (--wait-for-quota)", rate=rate
+                ),
+            )
+        context = JobContext(
+            control=control,
+            sender=sender,
+            state=state,
+            force=config.force,
+            done_before=self._done_before,
+            retry_source=str(config.retry_failed or ""),
+        )
+        job = self._make_job(context)
+
+        def finish(result: Any) -> None:
+            report.add(result)
+            observer.row_finished(result)
+
+        pool = WorkerPool(job, workers=config.workers, control=control, sink=finish)
+        started_at, started = now_iso(), time.monotonic()
+        observer.run_started(total=manifest.total, rate=target_rate, dry_run=config.dry_run)
+        self._pool = pool
+        try:
+            await pool.run(manifest.rows())
+        except BaseException:
+            report.abandon()
+            raise
+        finally:
+            job.close()
+        report.close()
+        duration = max(time.monotonic() - started, 1e-9)
+        counts = dict(report.counts)
+        done = counts.get(JOBS[self._job][1], 0)
+        summary = RunSummary(
+            counts=counts,
+            started_at=started_at,
+            finished_at=now_iso(),
+            duration_s=round(duration, 3),
+            requests_sent=client.requests if client else 0,
+            uploads_per_second=round(done / duration, 3),
+            dry_run=config.dry_run,
+            interrupted=control.interrupted,
+            resumes_at=iso_utc(control.resumes_at) if control.resumes_at else None,
+            rate=round(target_rate, 3),
+            plan=config.plan if config.rate is None else None,
+            total=manifest.total,
+            job=self._job,
+            report_path=str(report.path),
+            summary_path=str(summary_path(report.path)),
+        )
+        summary.exit_code = 0 if summary.problems == 0 else 1
+        if config.html is not None and self._job == "upload":
+            await _contact_sheet(config.html, report.path, manifest, summary)
+        write_summary(summary_path(report.path), summary)
+        observer.run_finished(summary)
+        return summary
+
+
+async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: RunSummary) -> None:
+    from ._html import write_contact_sheet
+
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)  # as the report's folder is
+        # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
+        await asyncio.to_thread(
+            write_contact_sheet,
+            html,
+            report,
+            resolve=manifest.resolve,
+            title=f"zoom-batch · {manifest.path.name}",
+            counts={status.value: n for status, n in summary.counts.items()},
+        )
+    except OSError as exc:
+        # Every row is done and reported: a missing contact sheet is worth a warning,
+        # not a failed run.
+        summary.warnings.append(f"--html: cannot write {html} ({exc.strerror or exc})")
+    else:
+        summary.html_path = str(html)
+
+
+def _missing_credentials(config: Config) -> MissingCredentials:
+    names = {
+        "ZOOM_ACCOUNT_ID": config.account_id,
+        "ZOOM_CLIENT_ID": config.client_id,
+        "ZOOM_CLIENT_SECRET": config.client_secret,
+    }
+    missing = ", ".join(name for name, value in names.items() if not value)
+    return MissingCredentials(
+        f"missing Zoom credentials: set {missing} (a Server-to-Server OAuth app with scope"
+        " user:write:admin), or ZOOM_ACCESS_TOKEN"
+    )
+
+
+def _done_before(path: Path) -> frozenset[str]:
+    """Users a previous report shows as done (``--retry-failed``)."""
+    done = set()
+    for row in read_report(path):
+        user = row.get("user", "").strip()
+        if user and row.get("status", "") not in PROBLEM_STATUSES:
+            done.add(user_key(user))
+    return frozenset(done)
 
 
 def _open_state(config: Config) -> StateStore | None:
@@ -141,60 +283,3 @@ def _open_state(config: Config) -> StateStore | None:
     account = config.account_id or "access-token"
     path = config.state or default_state_path(account)
     return StateStore.open(path, account_id=account, run_id=uuid.uuid4().hex[:12])
-
-
-async def _execute(
-    config: Config,
-    manifest: Manifest,
-    observer: RunObserver,
-    done_before: frozenset[str] | None,
-    client: ZoomClient | None,
-    state: StateStore | None,
-    on_start: Callable[[BatchRun], None] | None,
-) -> RunSummary:
-    report_path = config.report or default_report_path()
-    report = ReportWriter(report_path)
-    run = BatchRun(
-        config,
-        manifest,
-        report,
-        observer=observer,
-        client=client,
-        state=state,
-        done_before=done_before,
-        retry_source=str(config.retry_failed or ""),
-    )
-    if on_start is not None:
-        on_start(run)
-    try:
-        summary = await run.run()
-    except BaseException:
-        report.abandon()
-        raise
-    report.close()
-    summary.report_path = str(report.path)
-    summary.summary_path = str(summary_path(report.path))
-    summary.exit_code = 0 if summary.problems == 0 else 1
-    if config.html is not None:
-        from ._html import write_contact_sheet
-
-        try:
-            config.html.parent.mkdir(parents=True, exist_ok=True)  # as the report's folder is
-            # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
-            await asyncio.to_thread(
-                write_contact_sheet,
-                config.html,
-                report.path,
-                resolve=manifest.resolve,
-                title=f"zoom-batch · {manifest.path.name}",
-                counts={status.value: n for status, n in summary.counts.items()},
-            )
-        except OSError as exc:
-            # Every row is done and reported: a missing contact sheet is worth a warning,
-            # not a failed run.
-            summary.warnings.append(f"--html: cannot write {config.html} ({exc.strerror or exc})")
-        else:
-            summary.html_path = str(config.html)
-    write_summary(summary_path(report.path), summary)
-    observer.run_finished(summary)
-    return summary

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from ._clock import now_iso
 from ._exceptions import StateError
 
 if sys.platform == "win32":
@@ -64,6 +65,7 @@ _SCHEMA = (
 )
 # Constant SQL strings, so sqlite3's statement cache prepares each one once per connection.
 _SELECT_UPLOAD = "SELECT sha256, uploaded_at, run_id FROM uploads WHERE user_key = ?"
+_DELETE_UPLOAD = "DELETE FROM uploads WHERE user_key = ?"
 _UPSERT_UPLOAD = (
     "INSERT OR REPLACE INTO uploads (user_key, sha256, uploaded_at, run_id) VALUES (?, ?, ?, ?)"
 )
@@ -125,10 +127,6 @@ def user_key(user: str) -> str:
     if not key:
         raise ValueError("user is empty")
     return key.lower() if "@" in key else key
-
-
-def _utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class StateStore:
@@ -198,7 +196,7 @@ class StateStore:
         if not _SHA256_RE.fullmatch(sha256):
             raise ValueError(f"sha256 must be 64 lowercase hex digits, got {sha256!r}")
         if uploaded_at is None:
-            uploaded_at = _utc_now()
+            uploaded_at = now_iso()
         elif not _TIMESTAMP_RE.fullmatch(uploaded_at):
             raise ValueError(f"uploaded_at must be like 2026-11-27T02:00:00Z, got {uploaded_at!r}")
         # Autocommit: this statement is its own transaction. In WAL mode with synchronous=NORMAL
@@ -209,6 +207,13 @@ class StateStore:
             self._connection().execute(
                 _UPSERT_UPLOAD, (user_key(user), sha256, uploaded_at, self.run_id)
             )
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot write {self.path}: {exc}") from exc
+
+    def forget_upload(self, user: str) -> None:
+        """Forget ``user``'s last upload (its picture was removed); committed at once."""
+        try:
+            self._connection().execute(_DELETE_UPLOAD, (user_key(user),))
         except sqlite3.Error as exc:
             raise StateError(f"cannot write {self.path}: {exc}") from exc
 
@@ -292,7 +297,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
                 [
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("account_id", account_id),
-                    ("created_at", _utc_now()),
+                    ("created_at", now_iso()),
                 ],
             )
             conn.execute("COMMIT")
@@ -371,7 +376,7 @@ class _Lock:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "run_id": run_id,
-            "since": _utc_now(),
+            "since": now_iso(),
         }
         _write_holder(fd, json.dumps(holder))
         return cls(fd)

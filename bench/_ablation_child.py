@@ -2,7 +2,7 @@
 
     python bench/_ablation_child.py STUBS ZOOM-BATCH-ARGS...
 
-STUBS is a comma-separated list of ``verify``, ``retry`` and ``email`` (or empty). Kept apart
+STUBS is a comma-separated list of ``retry`` and ``email`` (or empty). Kept apart
 from the benchmark so that the child imports only what ``zoom-batch`` itself does.
 """
 
@@ -17,21 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def child(stubs: list[str], argv: list[str]) -> int:
     """Run the CLI in this process with ``stubs`` applied."""
-    import batch._pool as pool
-    import batch._validate as validate
-    import batch.photos._check as images
+    import batch._sender as sender
+    import batch._users as users
     from batch._cli import main
 
-    if "verify" in stubs:
-        images._verify = lambda data, kind: (64, 64)
     if "email" in stubs:
-        validate.check_user = lambda raw: raw.strip()
+        users.check_user = lambda raw: raw.strip()
     if "retry" in stubs:
 
-        async def send(self: Any, user: str, image: Any, tries: Any) -> None:
-            await self._attempt(user, image, tries)
+        async def once(attempt: Any, **_: Any) -> Any:
+            return await attempt()
 
-        pool.BatchRun._send = send  # type: ignore[method-assign]
+        sender.send_with_retries = once  # type: ignore[assignment]
     return main(argv)
 
 

@@ -84,3 +84,62 @@ def test_unreadable_files(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         read_config_file(path, {})
+
+
+# --- a Config built from Python is checked when built ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"plan": "nonsense"}, "plan: expected one of free, pro, business; got 'nonsense'"),
+        ({"concurrency": -3}, "concurrency: must be at least 1, got -3"),
+        ({"concurrency": 1001}, "concurrency: must be at most 1,000, got 1001"),
+        ({"concurrency": 2.5}, "concurrency: expected a whole number, got 2.5"),
+        ({"rate": 0}, "rate: must be a positive number, got 0"),
+        ({"rate": float("inf")}, "rate: must be a positive number, got inf"),
+        ({"request_timeout": -1}, "request_timeout: must be a positive number, got -1"),
+        ({"fit_max_edge": 8}, "fit_max_edge: must be at least 16 pixels, got 8"),
+        ({"api_url": "api.zoom.us"}, "api_url: expected an http(s) URL, got 'api.zoom.us'"),
+    ],
+)
+def test_a_bad_config_fails_when_built(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config(**fields)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("plan", ["enterprise", "Education", "partner", "business+", "BUSINESS"])
+def test_zoom_plan_names_mean_business(plan: str) -> None:
+    config = Config(plan=plan)
+    assert (config.plan, config.ceiling) == ("business", 60.0)
+    assert build_config({"plan": plan}, environ={}).plan == "business"
+
+
+def test_a_flag_out_of_range_names_the_flag() -> None:
+    with pytest.raises(ConfigError, match=r"^--concurrency: must be at most 1,000, got 5000$"):
+        build_config({"concurrency": 5000}, environ={})
+    with pytest.raises(ConfigError, match=r"^ZOOM_PLAN: expected one of free, pro, business"):
+        build_config({}, environ={"ZOOM_PLAN": "gold"})
+
+
+def test_policies_are_parts_of_the_config() -> None:
+    from batch import PacingPolicy, RetryPolicy
+
+    config = build_config({"max_attempts": 3, "max_retry_time": 20}, environ={})
+    assert config.retry == RetryPolicy(max_attempts=3, max_retry_time=20.0)
+    assert Config().pacing == PacingPolicy()
+    with pytest.raises(ConfigError, match=r"^--max-attempts: must be at least 1, got 0$"):
+        build_config({"max_attempts": 0}, environ={})
+
+
+async def test_the_pacing_policy_reaches_the_pacer(tmp_path: Path) -> None:
+    """A dry run's forecast pace is the ceiling times the policy's headroom."""
+    from batch import PacingPolicy, run_manifest
+
+    (tmp_path / "m.csv").write_text("email,file\na@example.com,a.jpg\n")
+    config = Config(
+        plan="business", dry_run=True, report=tmp_path / "r.csv", pacing=PacingPolicy(headroom=0.5)
+    )
+    summary = await run_manifest(config, tmp_path / "m.csv")
+    assert summary.rate == 30.0

@@ -129,16 +129,16 @@ def test_spreadsheet_formulas_are_neutralised_and_read_back(tmp_path: Path) -> N
 async def test_a_bug_in_one_row_is_reported_and_the_run_goes_on(
     photos: Callable[..., Photos], cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batch._pool import BatchRun
+    from batch.jobs import UploadJob
 
-    original = BatchRun._handle
+    original = UploadJob.process
 
-    async def broken(self: BatchRun, row: Any, *args: Any) -> RowResult:
+    async def broken(self: UploadJob, row: Any) -> RowResult:
         if row.row == 2:
             raise RuntimeError("boom")
-        return await original(self, row, *args)
+        return await original(self, row)
 
-    monkeypatch.setattr(BatchRun, "_handle", broken)
+    monkeypatch.setattr(UploadJob, "process", broken)
     batch = photos(4)
     report = tmp_path / "r.csv"
     outcome = await cli(["validate", str(batch.manifest), "--report", str(report), "--quiet"])

@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch._validate import SeenUsers, _plain_valid_email
+from batch._users import SeenUsers, _plain_valid_email
 
 _LOCAL = st.text(
     alphabet=st.sampled_from("abcXYZ09.!#$%&'*+/=?^_`{|}~-\"@ é"), min_size=0, max_size=70

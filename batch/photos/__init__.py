@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
-from ._check import MAX_UPLOAD_BYTES, check_file, not_found, prepare_image, sniff
+from ._check import (
+    DEFAULT_FIT_MAX_EDGE,
+    MAX_UPLOAD_BYTES,
+    MIN_FIT_MAX_EDGE,
+    check_file,
+    not_found,
+    prepare_image,
+    sniff,
+)
+from ._fit import to_srgb_on_white
+from ._heif import register_heif
+from ._local import LocalFiles, cannot_read
+from ._source import Checked, PhotoSource
 
-__all__ = ["MAX_UPLOAD_BYTES", "check_file", "not_found", "prepare_image", "sniff"]
+__all__ = [
+    "DEFAULT_FIT_MAX_EDGE",
+    "MAX_UPLOAD_BYTES",
+    "MIN_FIT_MAX_EDGE",
+    "Checked",
+    "LocalFiles",
+    "PhotoSource",
+    "cannot_read",
+    "check_file",
+    "not_found",
+    "prepare_image",
+    "register_heif",
+    "sniff",
+    "to_srgb_on_white",
+]

@@ -26,10 +26,9 @@ import secrets
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dt_time
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -39,6 +38,7 @@ from aiohttp import BodyPartReader, ClientError, hdrs, web
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from PIL import Image
 
+from .._clock import iso_utc, next_midnight_utc, utc_now
 from .._exceptions import ConfigError
 
 __all__ = [
@@ -146,6 +146,7 @@ class SimulatorStats:
     token_refused: int = 0  #: token requests answered 400 or 401
     picture_requests: int = 0  #: all picture requests, refused ones included
     uploads: int = 0  #: 201
+    removals: int = 0  #: 204, pictures removed
     rate_limited: int = 0  #: 429, per-second limit
     daily_limited: int = 0  #: 429, daily limit
     server_errors: int = 0  #: injected 5xx
@@ -325,14 +326,6 @@ def _format_rate(rate: float) -> str:
     return str(int(rate)) if rate == int(rate) else f"{rate:g}"
 
 
-def _next_utc_midnight(now: datetime) -> datetime:
-    return datetime.combine(now.date() + timedelta(days=1), dt_time(0, 0), tzinfo=UTC)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class _Drop(Exception):
     """Internal: answer by closing the connection."""
 
@@ -348,7 +341,7 @@ class Simulator:
         self,
         options: SimulatorOptions = SimulatorOptions(),
         *,
-        utc_now: Callable[[], datetime] = _utc_now,
+        utc_now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.options = options
         self.stats = SimulatorStats()
@@ -370,6 +363,7 @@ class Simulator:
         self.app = web.Application()
         self.app.router.add_post("/oauth/token", self._token)
         self.app.router.add_post("/v2/users/{user_id}/picture", self._picture)
+        self.app.router.add_delete("/v2/users/{user_id}/picture", self._remove_picture)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -486,6 +480,19 @@ class Simulator:
     # -- the picture endpoint ------------------------------------------------------------------
 
     async def _picture(self, request: web.Request) -> web.StreamResponse:
+        """``POST /users/{userId}/picture``."""
+        return await self._medium(request, self._receive)
+
+    async def _remove_picture(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /users/{userId}/picture``: a Medium call too, on the same budget."""
+        return await self._medium(request, self._remove)
+
+    async def _medium(
+        self,
+        request: web.Request,
+        handle: Callable[[web.Request, str, float], Awaitable[web.Response]],
+    ) -> web.StreamResponse:
+        """A picture call: admission (token, faults, limits), then ``handle``, then latency."""
         arrived = time.monotonic()
         stats = self.stats
         stats.picture_requests += 1
@@ -495,7 +502,7 @@ class Simulator:
         try:
             response = self._admit(request, arrived)
             if response is None:
-                response = await self._receive(request, user, arrived)
+                response = await handle(request, user, arrived)
         except _Drop:
             stats.dropped += 1
             if delay:
@@ -504,7 +511,7 @@ class Simulator:
                 request.transport.close()
             return web.Response(status=204)  # never reaches the client
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("picture %s -> %d", user, response.status)
+            _log.debug("%s picture %s -> %d", request.method, user, response.status)
         if delay:
             await asyncio.sleep(delay)
         return response
@@ -580,7 +587,7 @@ class Simulator:
                 "X-RateLimit-Limit": str(daily),
                 "X-RateLimit-Remaining": "0",
                 # Zoom sends a date here, not seconds.
-                hdrs.RETRY_AFTER: _next_utc_midnight(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                hdrs.RETRY_AFTER: iso_utc(next_midnight_utc(now)),
             },
         )
 
@@ -613,6 +620,23 @@ class Simulator:
             if self.options.daily_limit is not None:
                 self._daily_pending -= 1
                 if uploaded:
+                    self._daily_used += 1
+
+    async def _remove(self, request: web.Request, user: str, arrived: float) -> web.Response:
+        """Step 5 for an admitted removal: the user directory, then the picture goes."""
+        removed = False
+        try:
+            if self._users is not None and user not in self._users:
+                self.stats.not_found += 1
+                return _json(404, _error_body(1001, f"User does not exist: {user}."))
+            self.received.pop(user.lower() if "@" in user else user, None)
+            self.stats.removals += 1
+            removed = True
+            return web.Response(status=204)
+        finally:
+            if self.options.daily_limit is not None:
+                self._daily_pending -= 1
+                if removed:
                     self._daily_used += 1
 
     async def _check_image(self, data: bytes, digest: str, large: bool) -> bytes | None:

@@ -126,6 +126,10 @@ def closing_text(summary: RunSummary, *, manifest: str) -> str:
     return "\n".join(lines)
 
 
+#: The command that runs each job.
+_COMMANDS = {"upload": "run", "remove": "remove"}
+
+
 def _next_steps(summary: RunSummary, manifest: str) -> list[str]:
     """One line per thing left to do, each naming the command that does it."""
     counts = summary.counts
@@ -149,7 +153,13 @@ def _next_steps(summary: RunSummary, manifest: str) -> list[str]:
             what = f"{plural(invalid, 'row')} invalid"
         if summary.report_path:
             command = shlex.join(
-                ["zoom-batch", "run", manifest or "MANIFEST", "--retry-failed", summary.report_path]
+                [
+                    "zoom-batch",
+                    _COMMANDS.get(summary.job, summary.job),
+                    manifest or "MANIFEST",
+                    "--retry-failed",
+                    summary.report_path,
+                ]
             )
             steps.append(f"{what} — fix them, then: {command}")
         else:
@@ -163,7 +173,10 @@ def _next_steps(summary: RunSummary, manifest: str) -> list[str]:
             f" — run the same command {after}"
         )
 
-    resume = "run the same command again to resume (finished rows are skipped)"
+    if summary.job == "upload":
+        resume = "run the same command again to resume (finished rows are skipped)"
+    else:  # a removal is not remembered: --retry-failed is what leaves the done rows alone
+        resume = "run it again with --retry-failed and this report to finish"
     if summary.interrupted:
         steps.append(f"interrupted — {resume}")
     elif not_attempted:

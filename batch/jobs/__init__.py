@@ -1,0 +1,14 @@
+"""Jobs: the work done per row, one class each, all on the same pool, pacer and report.
+
+A job subclasses :class:`RowJob` and writes its ``handle``; the pool, the sender (pacing,
+tokens, retries) and the outcome rules are shared. ``upload`` is ``zoom-batch run``;
+``remove`` is ``zoom-batch remove``.
+"""
+
+from __future__ import annotations
+
+from ._base import JobContext, RowJob, RowNotes, row_result
+from .remove import RemoveJob
+from .upload import UploadJob
+
+__all__ = ["JobContext", "RemoveJob", "RowJob", "RowNotes", "UploadJob", "row_result"]

@@ -1,0 +1,153 @@
+"""What every job shares: how a row's outcome becomes its result, and the run-wide reactions.
+
+A job subclasses :class:`RowJob` and writes :meth:`RowJob.handle`, the row's own work; the
+base class turns what that raises into the row's result once, for every job:
+
+* :class:`~batch.InvalidRow` → ``invalid``; a row-level :class:`~batch.ApiError` → ``failed``;
+* :class:`~batch.DailyLimitReached` → the run stops, this row and the rest ``deferred``;
+* another :class:`~batch.FatalError` → the run stops, this row ``failed``, the rest
+  ``not_attempted``;
+* the run stopping before the row's request went → the stop's status and message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .._clock import now_iso
+from .._exceptions import ApiError, DailyLimitReached, FatalError, InvalidRow, one_line
+from .._models import ManifestRow, RowResult, Status
+from .._pool import RunControl, Stopped
+from .._retry import Tries
+from .._sender import Sender
+from .._state import StateStore, user_key
+from .._users import UserCheck
+from .._words import plural
+
+__all__ = ["JobContext", "RowJob", "RowNotes", "row_result"]
+
+
+def row_result(row: ManifestRow, status: Status, message: str, *, attempts: int = 0) -> RowResult:
+    """A row's result, stamped with the time it finished."""
+    return RowResult(
+        row=row.row,
+        user=row.user,
+        file=row.file,
+        status=status,
+        message=message,
+        attempts=attempts,
+        finished_at=now_iso(),
+        line=row.line,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobContext:
+    """What the runner hands a job: the run's shared parts."""
+
+    control: RunControl
+    sender: Sender | None  #: None in a dry run: nothing is sent
+    state: StateStore | None  #: None with --no-state, and in a dry run
+    force: bool = False  #: send even what the state store says is unchanged
+    #: Users a previous report shows as done (``--retry-failed``), and that report's name.
+    done_before: frozenset[str] | None = None
+    retry_source: str = ""
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def dry_run(self) -> bool:
+        return self.sender is None
+
+
+@dataclass(slots=True)
+class RowNotes:
+    """What a job learnt about a row before it ended, kept in its result however it ends."""
+
+    bytes: int | None = None
+    sha256: str | None = None
+    original_bytes: int | None = None
+
+
+class RowJob:
+    """Base of the jobs: the outcome-to-result rules of the module docstring, written once."""
+
+    #: The work in progress, for "interrupted while …" ("uploading", "removing the picture").
+    doing = "sending"
+    #: The manifest columns (by key) this job reads; a manifest need not have the others.
+    reads: frozenset[str] = frozenset({"user", "file"})
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+        self.control = context.control
+        self.users = UserCheck()
+
+    def close(self) -> None:
+        self.users.close()
+
+    async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
+        """The row's own work; raise the error for anything but success."""
+        raise NotImplementedError
+
+    async def process(self, row: ManifestRow) -> RowResult:
+        context = self.context
+        begun = context.clock()
+        tries = Tries(started=begun)
+        notes = RowNotes()
+        try:
+            result = await self.handle(row, tries, notes)
+        except InvalidRow as exc:
+            result = row_result(row, Status.INVALID, one_line(str(exc)))
+        except Stopped:
+            note = f"after {plural(tries.sent, 'attempt')}" if tries.sent else ""
+            status = self.control.status or Status.NOT_ATTEMPTED
+            result = row_result(row, status, self.control.note(note), attempts=tries.sent)
+        except DailyLimitReached as exc:
+            resets = exc.resets_at
+            self.control.resumes_at = resets
+            when = f"{resets:%Y-%m-%d %H:%M} UTC" if resets else "the next day (00:00 UTC)"
+            self.control.halt(
+                Status.DEFERRED, f"not sent: Zoom's daily limit is spent; run again after {when}"
+            )
+            result = row_result(row, Status.DEFERRED, self.control.message, attempts=tries.sent)
+        except FatalError as exc:
+            self.control.halt(Status.NOT_ATTEMPTED, f"not sent: the run stopped — {exc.message}")
+            result = self.failed(row, exc, tries)
+        except ApiError as exc:
+            result = self.failed(row, exc, tries)
+        if result.sha256 is None and notes.sha256 is not None:
+            result.bytes, result.sha256 = notes.bytes, notes.sha256
+        if result.original_bytes is None:
+            result.original_bytes = notes.original_bytes
+        result.duration_ms = round((context.clock() - begun) * 1000)
+        return result
+
+    def failed(self, row: ManifestRow, exc: ApiError, tries: Tries) -> RowResult:
+        result = row_result(
+            row,
+            Status.FAILED,
+            f"{exc.message} ({plural(tries.sent, 'attempt')})",
+            attempts=tries.sent,
+        )
+        result.http_status, result.zoom_code = exc.http_status, exc.zoom_code
+        return result
+
+    def unfinished(self, row: ManifestRow, status: Status, message: str) -> RowResult:
+        return row_result(row, status, message)
+
+    def interrupted(self, row: ManifestRow) -> RowResult:
+        return row_result(
+            row,
+            Status.NOT_ATTEMPTED,
+            f"interrupted while {self.doing}: it may or may not have reached Zoom"
+            " — run again to make sure",
+        )
+
+    def done_before(self, row: ManifestRow) -> RowResult | None:
+        """The result of a row ``--retry-failed`` leaves alone, else None."""
+        done = self.context.done_before
+        if done is not None and row.user and user_key(row.user) in done:
+            message = f"not retried: done in {self.context.retry_source}"
+            return row_result(row, Status.SKIPPED, message)
+        return None
