@@ -59,14 +59,6 @@ class _Invalid(ConfigError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FitOptions:
-    """``--fit``: convert photos Zoom would refuse into a JPEG of at most ``max_edge`` px."""
-
-    enabled: bool = False
-    max_edge: int = DEFAULT_FIT_MAX_EDGE
-
-
-@dataclass(frozen=True, kw_only=True)
 class Config:
     """Everything a run needs to know; checked when built (a bad value raises ConfigError).
 
@@ -151,10 +143,6 @@ class Config:
         if self.concurrency is not None:
             return self.concurrency
         return max(8, min(64, math.ceil(self.ceiling * 0.8)))
-
-    @property
-    def fit_options(self) -> FitOptions:
-        return FitOptions(enabled=self.fit, max_edge=self.fit_max_edge)
 
     @property
     def has_oauth(self) -> bool:

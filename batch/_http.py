@@ -10,8 +10,7 @@ caller's business: Zoom's API answers are classified in ``_client.py``, the OAut
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 from yarl import URL
@@ -21,8 +20,7 @@ from ._exceptions import TransientError
 __all__ = ["Answer", "exchange"]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """The parts of an HTTP answer that the classifiers read."""
 
     status: int

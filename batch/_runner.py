@@ -14,12 +14,8 @@ import time
 import uuid
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
-
-from ._auth import OAuthTokens, StaticToken, TokenSource
-from ._client import ZoomClient
 from ._clock import iso_utc, now_iso
 from ._config import Config
 from ._exceptions import ConfigError, MissingCredentials
@@ -27,12 +23,14 @@ from ._models import PROBLEM_STATUSES, RunSummary, Status
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
 from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
-from ._sender import Sender
 from ._state import StateStore, default_state_path, user_key
 from .jobs import JobContext, RemoveJob, RowJob, UploadJob
 from .manifest import COLUMNS, Manifest, open_manifest
 from .photos import LocalFiles
 from .ui import NullObserver, RunObserver
+
+if TYPE_CHECKING:
+    from ._client import ZoomClient
 
 __all__ = ["JOBS", "JobName", "RunHandle", "run_manifest"]
 
@@ -115,6 +113,13 @@ class RunHandle:
             return await self._execute(manifest, None, None)
         if not config.access_token and not config.has_oauth:
             raise _missing_credentials(config)
+        # Here, not at the top: a dry run sends nothing, and aiohttp is ~250 ms of start-up
+        # (python -X importtime), a third of a `zoom-batch validate` of a few rows.
+        import aiohttp
+
+        from ._auth import OAuthTokens, StaticToken, TokenSource
+        from ._client import ZoomClient
+
         timeout = aiohttp.ClientTimeout(
             total=config.request_timeout, sock_connect=config.connect_timeout
         )
@@ -168,6 +173,8 @@ class RunHandle:
         )
         sender = None
         if client is not None:
+            from ._sender import Sender
+
             sender = Sender(
                 client,
                 pacer,

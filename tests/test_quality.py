@@ -45,9 +45,17 @@ def test_public_names() -> None:
 
 def test_start_up_leaves_out_what_a_plain_run_does_not_use() -> None:
     """Start-up is part of every run's cost (bench/scale.py): the simulator, PyYAML, the retry
-    library and rich load when a run asks for them (--simulate, a YAML file, a first retry, a
-    terminal to draw on)."""
-    unused = ("batch.simulator", "aiohttp.web", "yaml", "tenacity", "rich")
+    library, rich, aiohttp and Pillow's decoders load when a run asks for them (--simulate, a
+    YAML file, a first retry, a terminal to draw on, a request to send, a photo to check)."""
+    unused = (
+        "batch.simulator",
+        "aiohttp",
+        "yaml",
+        "tenacity",
+        "rich",
+        "PIL.JpegImagePlugin",
+        "PIL.PngImagePlugin",
+    )
     probe = (
         "import io, sys, batch._cli, batch._runner, batch._pool;"
         "from batch.ui import ConsoleProgress;"

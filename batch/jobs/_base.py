@@ -15,16 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .._clock import now_iso
 from .._exceptions import ApiError, DailyLimitReached, FatalError, InvalidRow, one_line
 from .._models import ManifestRow, RowResult, Status
 from .._pool import RunControl, Stopped
 from .._retry import Tries
-from .._sender import Sender
 from .._state import StateStore, user_key
 from .._users import UserCheck
 from .._words import plural
+
+if TYPE_CHECKING:
+    from .._sender import Sender
 
 __all__ = ["JobContext", "RowJob", "RowNotes", "row_result"]
 

@@ -12,9 +12,8 @@ format's library (PyYAML) loads only for a manifest in that format.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from .._exceptions import ManifestError
 from ._columns import COLUMNS, Column, Record
@@ -35,8 +34,7 @@ class Reader(Protocol):
     ) -> Iterator[Record]: ...
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):
     """One manifest format."""
 
     name: str  #: as ``--format`` takes it

@@ -11,8 +11,8 @@ import hashlib
 import os
 import stat
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import aiofiles
 
@@ -53,8 +53,7 @@ def cannot_read(shown: str, exc: OSError) -> str:
     return f"cannot read {shown}: {exc.strerror or exc} — check the file and try again"
 
 
-@dataclass(frozen=True, slots=True)
-class _Identity:
+class _Identity(NamedTuple):
     path: str
     device: int
     inode: int

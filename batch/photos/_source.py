@@ -8,16 +8,14 @@ in a directory attribute plug in here as further sources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .._models import ImageFacts, ManifestRow, PreparedImage
 
 __all__ = ["Checked", "PhotoSource"]
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(NamedTuple):
     """What :meth:`PhotoSource.inspect` found: the facts, and the bytes when it had them."""
 
     facts: ImageFacts
