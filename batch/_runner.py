@@ -91,9 +91,10 @@ class RunHandle:
         flight (a second call cancels those too)."""
         if self._pool is not None:
             self._pool.stop(reason=reason)
-        elif self._task is not None and self._stop_reason is None:
+        elif self._stop_reason is None:
             self._stop_reason = reason
-            self._task.cancel()  # still setting up: nothing was sent, nothing to report
+            if self._task is not None:
+                self._task.cancel()  # still setting up: nothing was sent, nothing to report
 
     def __await__(self) -> Generator[Any, None, RunSummary]:
         return self.wait().__await__()
@@ -104,6 +105,8 @@ class RunHandle:
         if self._task is not None:
             raise RuntimeError("a run can be awaited only once")
         self._task = asyncio.current_task()
+        if self._stop_reason is not None:  # stopped before it began
+            raise asyncio.CancelledError
         config = self._config
         job_class = JOBS[self._job][0]
         optional = frozenset(c.key for c in COLUMNS) - job_class.reads

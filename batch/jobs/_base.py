@@ -113,7 +113,8 @@ class RowJob:
             self.control.halt(
                 Status.DEFERRED, f"not sent: Zoom's daily limit is spent; run again after {when}"
             )
-            result = row_result(row, Status.DEFERRED, self.control.message, attempts=tries.sent)
+            status = self.control.status or Status.DEFERRED  # a stop that came first wins
+            result = row_result(row, status, self.control.message, attempts=tries.sent)
         except FatalError as exc:
             self.control.halt(Status.NOT_ATTEMPTED, f"not sent: the run stopped — {exc.message}")
             result = self.failed(row, exc, tries)
