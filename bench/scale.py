@@ -7,8 +7,10 @@
    (no rate limit) running in a separate process, 1k and 10k rows (and 100k with ``--large``),
    one distinct photo per row;
    the same rows through (a) the seed's curl command fanned out with ``xargs -P 16``, (b)
-   ``bench/bare_aiohttp.py``. Goals: the tool at least 5x faster than curl+xargs, and at most
-   1.5x the time of the bare script.
+   ``bench/bare_aiohttp.py``. Goal: the tool at least 5x faster than curl+xargs. The former
+   goal "at most 1.5x the time of the bare script" is retired (Zoom allows 2, 20 or 60
+   uploads a second; what it bought paid off only at hundreds a second): the ratio is still
+   shown, for information.
 3. With ``--profile``: where the tool's time goes in the upload run and in the dry run
    (py-spy, sampling; ``pip install py-spy``).
 
@@ -334,13 +336,23 @@ def render_uploads(results: dict[int, dict[str, Row]]) -> str:
 def upload_goals(results: dict[int, dict[str, Row]]) -> list[tuple[str, str, bool]]:
     goals = []
     for n, by in results.items():
-        tool, curl, bare = by["tool"].run.wall, by["curl"].run.wall, by["bare"].run.wall
+        tool, curl = by["tool"].run.wall, by["curl"].run.wall
         goals.append(
             (f"{n:,} rows: ≥ 5x faster than curl+xargs", f"{curl / tool:.1f}x", curl / tool >= 5)
         )
-        ratio = tool / bare
-        goals.append((f"{n:,} rows: ≤ 1.5x the bare script's time", f"{ratio:.2f}x", ratio <= 1.5))
     return goals
+
+
+def retired_lines(results: dict[int, dict[str, Row]]) -> str:
+    """The retired goal's rows: the figure, and that it no longer counts."""
+    lines = []
+    for n, by in results.items():
+        ratio = by["tool"].run.wall / by["bare"].run.wall
+        lines.append(
+            f"- {n:,} rows: ≤ 1.5x the bare script's time: {ratio:.2f}x → **retired**"
+            " (no longer a goal: Zoom's limits are 2-60 uploads/s)"
+        )
+    return "\n".join(lines)
 
 
 # -- 3. profiles ---------------------------------------------------------------------------
@@ -406,7 +418,7 @@ def main() -> None:
         if args.part in ("all", "uploads"):
             up = uploads(folder, photos, up_sizes, args.repeat)
             out += ["#### Uploads with pacing lifted", "", UPLOAD_TEXT, "", render_uploads(up)]
-            out += ["", goal_lines(upload_goals(up)), ""]
+            out += ["", goal_lines(upload_goals(up)), retired_lines(up), ""]
         if args.profile:
             if py_spy() is None:
                 out += ["(profiles skipped: py-spy is not installed)"]

@@ -41,17 +41,6 @@ from PIL import Image
 from .._clock import iso_utc, next_midnight_utc, utc_now
 from .._exceptions import ConfigError
 
-__all__ = [
-    "MAX_PICTURE_BYTES",
-    "ReceivedPicture",
-    "Simulator",
-    "SimulatorOptions",
-    "SimulatorStats",
-    "load_users_file",
-    "max_in_window",
-    "serve",
-]
-
 _log = logging.getLogger(__name__)
 
 #: Zoom refuses pictures larger than this ("File size cannot exceed 2M").
