@@ -41,7 +41,6 @@ async def exchange(
     ``server`` names the other side in messages ("no answer from Zoom in time"). ``options``
     go to :meth:`aiohttp.ClientSession.request` as they are.
     """
-    host = URL(url).host if isinstance(url, str) else url.host
     try:
         async with session.request(method, url, **options) as response:
             return Answer(response.status, response.headers, await response.read())
@@ -50,7 +49,7 @@ async def exchange(
     except aiohttp.ServerDisconnectedError:
         raise TransientError(f"{server} closed the connection without answering") from None
     except aiohttp.ClientConnectorError as exc:
-        raise TransientError(f"cannot connect to {host}: {exc.os_error}") from None
+        raise TransientError(f"cannot connect to {exc.host}: {exc.os_error}") from None
     except aiohttp.ClientPayloadError:
         raise TransientError(f"the connection broke while reading {server}'s answer") from None
     except aiohttp.ClientError as exc:

@@ -119,11 +119,18 @@ async def send_with_retries(
     Raises the last error when giving up; ``cancelled()`` true (the run is stopping) also
     ends the loop after the current attempt. ``tries.sent`` is the caller's to count.
     """
+
+    async def counted() -> T:
+        try:
+            return await attempt()
+        except RETRIED as exc:
+            if policy.counts(exc):
+                tries.counted += 1
+            raise
+
     try:
-        return await attempt()
+        return await counted()
     except RETRIED as exc:
-        if policy.counts(exc):
-            tries.counted += 1
         failed: BaseException | None = exc
     # Imported here, see the module docstring.
     from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
@@ -137,14 +144,6 @@ async def send_with_retries(
         exc = state.outcome.exception() if state.outcome else None
         seconds = policy.wait(exc, tries, clock())
         return float(backoff(state)) if seconds is None else seconds
-
-    async def counted() -> T:
-        try:
-            return await attempt()
-        except RETRIED as exc:
-            if policy.counts(exc):
-                tries.counted += 1
-            raise
 
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(RETRIED),

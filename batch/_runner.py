@@ -78,7 +78,7 @@ class RunHandle:
         self._observer = observer
         self._pool: WorkerPool | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._stop_reason: str | None = None
+        self._stopped_early = False
         self._done_before: frozenset[str] | None = None
 
     @property
@@ -91,8 +91,8 @@ class RunHandle:
         flight (a second call cancels those too)."""
         if self._pool is not None:
             self._pool.stop(reason=reason)
-        elif self._stop_reason is None:
-            self._stop_reason = reason
+        elif not self._stopped_early:
+            self._stopped_early = True
             if self._task is not None:
                 self._task.cancel()  # still setting up: nothing was sent, nothing to report
 
@@ -105,7 +105,7 @@ class RunHandle:
         if self._task is not None:
             raise RuntimeError("a run can be awaited only once")
         self._task = asyncio.current_task()
-        if self._stop_reason is not None:  # stopped before it began
+        if self._stopped_early:  # stopped before it began
             raise asyncio.CancelledError
         config = self._config
         job_class = JOBS[self._job][0]

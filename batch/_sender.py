@@ -55,10 +55,6 @@ class Sender:
         self._clock = clock
         self._quota_until: float | None = None
 
-    def tries(self) -> Tries:
-        """Fresh bookkeeping for one row's call."""
-        return Tries(started=self._clock())
-
     async def send(self, request: Request, tries: Tries) -> None:
         """Send with retries. Raises :class:`Stopped` when the run stops before it is sent,
         else the row's last :class:`~batch.ApiError` when it fails for good."""

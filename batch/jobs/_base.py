@@ -98,6 +98,9 @@ class RowJob:
         begun = context.clock()
         tries = Tries(started=begun)
         notes = RowNotes()
+        skipped = self.done_before(row)
+        if skipped is not None:
+            return skipped
         try:
             result = await self.handle(row, tries, notes)
         except InvalidRow as exc:

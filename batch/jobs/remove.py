@@ -21,9 +21,6 @@ class RemoveJob(RowJob):
     reads = frozenset({"user"})
 
     async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
-        skipped = self.done_before(row)
-        if skipped is not None:
-            return skipped
         user = self.users.check(row)  # first, before any await: duplicates in manifest order
         sender = self.context.sender
         if sender is None:

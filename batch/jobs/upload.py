@@ -32,9 +32,6 @@ class UploadJob(RowJob):
         self.photos.close()
 
     async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
-        skipped = self.done_before(row)
-        if skipped is not None:
-            return skipped
         user = self.users.check(row)  # first, before any await: see the module docstring
         record = self._last_upload(user)
         if record is not None:

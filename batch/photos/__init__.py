@@ -13,7 +13,7 @@ from ._check import (
 )
 from ._fit import to_srgb_on_white
 from ._heif import register_heif
-from ._local import LocalFiles, cannot_read
+from ._local import LocalFiles
 from ._source import Checked, PhotoSource
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "Checked",
     "LocalFiles",
     "PhotoSource",
-    "cannot_read",
     "check_file",
     "not_found",
     "prepare_image",
