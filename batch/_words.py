@@ -4,8 +4,10 @@ from __future__ import annotations
 
 __all__ = ["human_size", "plural"]
 
-_KB = 1024
-_MB = 1024 * 1024
+# Decimal units: Zoom's "2M" is read as 2,000,000 bytes, and macOS's Finder and GNOME's Files
+# count sizes so too, so the size a message gives is the one the operator's file manager shows.
+_KB = 1000
+_MB = 1000 * 1000
 
 
 def plural(n: int, word: str) -> str:

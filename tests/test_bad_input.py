@@ -41,7 +41,7 @@ from batch.photos import MAX_UPLOAD_BYTES, prepare_image
 
 from .conftest import ROOT, make_jpeg, make_png, sha256, sim_args, sim_env
 
-MB = 1024 * 1024
+MB = 1_000_000  # decimal, as the messages count (and Zoom's "2M")
 NOT_FOUND = " — check the file name (a relative path starts at the manifest's folder)"
 CONVERT = "; Zoom accepts JPEG or PNG — convert it or run with --fit"
 DAMAGED = " — export the photo again"
@@ -860,7 +860,7 @@ MANIFEST_CASES = [
     ManifestCase(
         "cell-over-1-mb",
         "m.csv",
-        b"email,file\na@example.com," + b"x" * (MB + 10) + b"\n",
+        b"email,file\na@example.com," + b"x" * (1024 * 1024 + 10) + b"\n",
         "line 2: field larger than field limit (1048576)",
     ),
     ManifestCase(
@@ -990,7 +990,7 @@ async def test_directory_as_manifest(cli: Any, tmp_path: Path) -> None:
 
 def human(n: int) -> str:
     """Sizes as the report's messages write them."""
-    return f"{n / MB:.1f} MB" if n >= MB else f"{max(1, round(n / 1024))} KB"
+    return f"{n / MB:.1f} MB" if n >= MB else f"{max(1, round(n / 1000))} KB"
 
 
 def phone_photo() -> bytes:

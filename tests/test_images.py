@@ -27,7 +27,7 @@ from batch.photos import MAX_UPLOAD_BYTES, _fit, check_file, prepare_image, snif
 from batch.photos._sniff import SNIFF_BYTES, describe
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-MB = 1024 * 1024
+MB = 1_000_000  # decimal, as the messages count (and Zoom's "2M")
 NOT_A_PHOTO = "photos/not-a-photo.jpg"
 RED = (255, 0, 0)
 WHITE = (255, 255, 255)
@@ -225,7 +225,7 @@ def test_refused_with_and_without_fit(data: bytes, message: str, fit: bool) -> N
         ),
         pytest.param(
             PNG + bytes(MAX_UPLOAD_BYTES + 1 - len(PNG)),
-            "file is 2,097,153 bytes; Zoom accepts at most 2 MB — shrink it or run with --fit",
+            "file is 2,000,001 bytes; Zoom accepts at most 2 MB — shrink it or run with --fit",
             id="one-byte-over-2-MB",
         ),
     ],

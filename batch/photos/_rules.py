@@ -30,18 +30,20 @@ __all__ = [
     "unreadable",
 ]
 
-MAX_UPLOAD_BYTES: Final = 2 * 1024 * 1024  # Zoom's limit ("File size cannot exceed 2M")
+#: Zoom's limit: "File size cannot exceed 2M", without saying whether that is 2,000,000 or
+#: 2,097,152 bytes; a file between the two may be refused, so the smaller is the limit.
+MAX_UPLOAD_BYTES: Final = 2_000_000
 DEFAULT_FIT_MAX_EDGE: Final = 1024
 MIN_FIT_MAX_EDGE: Final = 16
 #: ``--fit`` still refuses sources above this: no profile photo needs it, and decoding costs memory.
-MAX_FIT_SOURCE_BYTES: Final = 50 * 1024 * 1024
+MAX_FIT_SOURCE_BYTES: Final = 50_000_000
 
 #: The reasons :func:`damaged` gives most often.
 TRUNCATED: Final = "image file is truncated"
 CORRUPTED: Final = "its data is corrupted"
 EMPTY: Final = "file is empty (0 bytes) — export the photo again"
 
-_MB: Final = 1024 * 1024
+_MB: Final = 1_000_000  # decimal, as Zoom's "2M" and the sizes human_size() writes
 _NOT_A_PICTURE_ADVICE: Final = {
     "html": "download the photo itself",
     "pdf": "export the photo as JPEG or PNG",
