@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 from ._config import Config, build_config
 from ._exceptions import (
+    AccessRefused,
     ApiError,
     ConfigError,
     CredentialsError,
@@ -61,6 +62,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AccessRefused",
     "ApiError",
     "Config",
     "ConfigError",

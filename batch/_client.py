@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -21,9 +22,9 @@ from yarl import URL
 from ._auth import Token, TokenSource
 from ._clock import next_midnight_utc
 from ._exceptions import (
+    AccessRefused,
     ApiError,
     DailyLimitReached,
-    FatalError,
     PermanentError,
     RateLimited,
     TokenExpired,
@@ -31,6 +32,7 @@ from ._exceptions import (
 )
 from ._http import Answer, exchange
 from ._models import PreparedImage
+from ._scopes import DELETE_PICTURE, UPLOAD_PICTURE, ScopeNeed
 
 #: Bodies above this go as a stream (aiohttp's ``payload.TOO_LARGE_BYTES_BODY`` is 1 MiB).
 _STREAM_ABOVE = 1024 * 1024
@@ -42,8 +44,14 @@ _PLAIN_WORDS = {
     300: "Zoom refused the picture: invalid or explicit content",
     1001: "no such user in this Zoom account",
     1010: "the user does not belong to this Zoom account",
-    4700: "the app's token lacks the scope user:write:admin",
 }
+
+#: A ``Retry-After`` further away than this is a daily limit, whatever the headers say.
+DAILY_AFTER = 15 * 60.0
+#: Zoom's codes for a token without the scopes a call needs: 4700 (classic apps), 4711
+#: (granular ones: "Invalid access token, does not contain scopes:[…]").
+_SCOPE_CODES = (4700, 4711)
+_WEEK = 7 * 86400.0
 
 
 def user_path(user: str) -> str:
@@ -54,7 +62,8 @@ def user_path(user: str) -> str:
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: delta-seconds, ISO-8601 or HTTP-date.
 
-    Returns None for a missing or unreadable value; never a negative number.
+    Returns None for a missing or unreadable value (``inf``, ``1e400`` and ``nan`` are not
+    readable waits); never a negative number.
     """
     if value is None:
         return None
@@ -63,9 +72,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     now = now or datetime.now(UTC)
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     when = parse_when(text)
     if when is None:
         return None
@@ -108,57 +119,96 @@ def _describe(status: int, code: int | None, message: str) -> str:
     return message or f"Zoom answered HTTP {status}"
 
 
-def classify(answer: Answer, *, now: datetime | None = None) -> None:
-    """Return on success (201, or any 2xx); raise the error this answer means otherwise."""
+def classify(
+    answer: Answer, *, scope: ScopeNeed | None = None, now: datetime | None = None
+) -> None:
+    """Return on success (201, or any 2xx); raise the error this answer means otherwise.
+
+    ``scope`` is what the call needs, named when Zoom says the token lacks it. The error
+    carries the answer's ``x-zm-trackingid``.
+    """
     status = answer.status
     if 200 <= status < 300:
         return
-    code, message = _zoom_error(answer.body)
     headers = {k.lower(): v for k, v in answer.headers.items()}
+    error = _error(status, answer.body, headers, scope, now)
+    error.tracking_id = headers.get("x-zm-trackingid") or None
+    raise error
+
+
+def _error(
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    scope: ScopeNeed | None,
+    now: datetime | None,
+) -> ApiError:
+    code, message = _zoom_error(body)
     if status == 429:
-        kind = headers.get("x-ratelimit-type", "").lower()
-        retry_after = headers.get("retry-after")
-        daily = "daily" in kind or "daily" in message.lower()
-        if daily:
-            resets = parse_when(retry_after) if retry_after else None
-            if resets is None:
-                seconds = parse_retry_after(retry_after, now=now)
-                base = now or datetime.now(UTC)
-                resets = (
-                    base + timedelta(seconds=seconds)
-                    if seconds is not None
-                    else next_midnight_utc(now)
-                )
-            raise DailyLimitReached(
-                f"daily rate limit reached: {message or 'Zoom refused more requests today'}",
-                resets_at=resets,
-            )
-        raise RateLimited(
-            message or "per-second rate limit",
-            http_status=429,
+        return _rate_limit(code, message, headers, now)
+    if code in _SCOPE_CODES:
+        # 4711's HTTP status is unconfirmed (400 or 401), 4700's 401 or 403: the code decides,
+        # whatever the status. Every later row would be refused the same: the run stops.
+        needed = f"lacks the scope {scope.words()}" if scope else "lacks a scope this call needs"
+        return AccessRefused(
+            f"Zoom refuses the app's token: it {needed} (code {code}"
+            + (f": {message}" if message else "")
+            + ") — add it on the app's Scopes page in the Zoom App Marketplace",
+            http_status=status,
             zoom_code=code,
-            retry_after=parse_retry_after(retry_after, now=now),
         )
     if status == 401 and code in (124, None):
-        raise TokenExpired(message or "invalid access token", http_status=401, zoom_code=code)
+        return TokenExpired(message or "invalid access token", http_status=401, zoom_code=code)
     if status >= 500 or status == 408:
-        raise TransientError(
+        return TransientError(
             f"Zoom answered HTTP {status}" + (f": {message}" if message else ""),
             http_status=status,
             zoom_code=code,
             retry_after=parse_retry_after(headers.get("retry-after"), now=now),
         )
-    if status in (401, 403) and code == 4700:
-        raise PermanentError(_describe(status, code, message), http_status=status, zoom_code=code)
     if status == 401:
-        raise FatalError(
+        return AccessRefused(
             _describe(status, code, message) + " — check the app's credentials",
             http_status=status,
             zoom_code=code,
         )
     if status == 400 and code == 120 and not message:
         message = "the upload had no file name (the request was malformed)"
-    raise PermanentError(_describe(status, code, message), http_status=status, zoom_code=code)
+    return PermanentError(_describe(status, code, message), http_status=status, zoom_code=code)
+
+
+def _rate_limit(
+    code: int | None, message: str, headers: dict[str, str], now: datetime | None
+) -> ApiError:
+    """What a 429 means: a daily limit, the account's per-second budget, or one user's
+    concurrency."""
+    kind = headers.get("x-ratelimit-type", "").lower()
+    value = headers.get("retry-after")
+    seconds = parse_retry_after(value, now=now)
+    # A Retry-After hours away is a daily limit even without X-RateLimit-Type (per-user daily
+    # limits come that way): never let a per-second hold last that long.
+    far = seconds is not None and seconds > DAILY_AFTER
+    if "daily" in kind or "daily" in message.lower() or far:
+        if seconds is None:
+            resets = next_midnight_utc(now)
+        else:  # a week at most: timedelta overflows long before 1e300 seconds
+            resets = (now or datetime.now(UTC)) + timedelta(seconds=min(seconds, _WEEK))
+        return DailyLimitReached(
+            f"daily rate limit reached: {message or 'Zoom refused more requests today'}",
+            resets_at=resets,
+        )
+    if "concurrent" in message.lower():
+        # "Too many concurrent requests": about calls on one user, not the account's budget,
+        # so the pacer is left alone and the row backs off on its own.
+        return TransientError(
+            f"Zoom refused a call for this user: {message}",
+            http_status=429,
+            zoom_code=code,
+            retry_after=seconds,
+        )
+    return RateLimited(
+        message or "per-second rate limit", http_status=429, zoom_code=code, retry_after=seconds
+    )
 
 
 class ZoomClient:
@@ -197,20 +247,30 @@ class ZoomClient:
         data = io.BytesIO(image.data) if len(image.data) > _STREAM_ABOVE else image.data
         form = aiohttp.FormData()
         form.add_field("pic_file", data, filename=image.filename, content_type=image.content_type)
-        await self._call("POST", f"/users/{user_path(user)}/picture", token, data=form)
+        path = f"/users/{user_path(user)}/picture"
+        await self._call("POST", path, token, UPLOAD_PICTURE, data=form)
 
     async def delete_picture(self, user: str, token: Token) -> None:
         """Remove a user's picture. Returns on 204 (any 2xx); raises an ApiError."""
-        await self._call("DELETE", f"/users/{user_path(user)}/picture", token)
+        await self._call("DELETE", f"/users/{user_path(user)}/picture", token, DELETE_PICTURE)
 
-    async def _call(self, method: str, path: str, token: Token, **options: Any) -> None:
+    async def _call(
+        self, method: str, path: str, token: Token, scope: ScopeNeed, **options: Any
+    ) -> None:
         url = URL(self._base(token) + path, encoded=True)
         headers = {"Authorization": f"Bearer {token.value}"}
         self.requests += 1
         answer = await exchange(
             self._session, method, url, headers=headers, allow_redirects=False, **options
         )
-        classify(answer)
+        try:
+            classify(answer, scope=scope)
+        except (TokenExpired, AccessRefused):
+            raise
+        except ApiError:
+            self._tokens.worked(token)  # any other answer means Zoom took the token
+            raise
+        self._tokens.worked(token)
 
 
 __all__ = [

@@ -17,6 +17,7 @@
     │       ├── TokenExpired       401/124: renew the token once, then retry
     │       ├── PermanentError     other 4xx: report, never retry
     │       └── FatalError         stop the whole run cleanly and report what is left
+    │           ├── AccessRefused       credentials or scopes no longer work: exit 2
     │           └── DailyLimitReached   daily quota spent: rows left become ``deferred``
 
 aiohttp's exceptions are translated into these in exactly one place, ``_http.py``; Zoom's
@@ -31,6 +32,33 @@ from datetime import datetime
 
 # Control characters, and the separators str.splitlines() also breaks lines at.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+# What a secret looks like in text that might quote a request or a response. The Basic pattern
+# wants a long base64 run so that prose such as "Basic plan" is left alone.
+_SECRETS = (
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1***"),
+    (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/]{16,}=*"), r"\1***"),
+    (
+        re.compile(
+            r"""(?i)\b((?:access_token|refresh_token|id_token|client_secret|password)"""
+            r"""["']?\s*[:=]\s*["']?)[^"'&\s,;}]+"""
+        ),
+        r"\1***",
+    ),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),  # user:password@ in a URL
+)
+
+
+def redact(text: str) -> str:
+    """Mask what looks like a credential: bearer/basic auth, token values, URL passwords.
+
+    Applied where outside text enters (every :class:`ApiError` message: a server or a proxy
+    may quote the request's Authorization header back) and again on every log line.
+    """
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def one_line(message: str) -> str:
@@ -88,10 +116,13 @@ class ApiError(RowError):
         http_status: int | None = None,
         zoom_code: int | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.zoom_code = zoom_code
+        #: Zoom's ``x-zm-trackingid`` of the answer, which Zoom support asks for.
+        self.tracking_id: str | None = None
         #: False when this failure should not use up one of the row's attempts (the refusal
         #: that renewed the token; a wait for the daily quota). Read by the retry policy.
         self.counted = True
@@ -127,6 +158,14 @@ class PermanentError(ApiError):
 
 class FatalError(ApiError):
     """Nothing more can succeed in this run; stop sending and report the rest."""
+
+
+class AccessRefused(FatalError):
+    """Zoom no longer accepts the run's credentials, or the app lacks a scope the job needs.
+
+    Nothing else can succeed: the run stops, the rows left are ``not_attempted``, and the CLI
+    exits 2 with this message (which says what to check).
+    """
 
 
 class DailyLimitReached(FatalError):

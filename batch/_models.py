@@ -115,6 +115,7 @@ class RowResult:
     finished_at: str | None = None
     line: int | None = None  #: the manifest line the row starts on
     original_bytes: int | None = None  #: size of the source when ``--fit`` re-encoded it
+    tracking_id: str | None = None  #: Zoom's ``x-zm-trackingid`` of a failed or refused row
 
 
 @dataclass(slots=True)
@@ -139,6 +140,9 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)  #: side problems (e.g. --html failed)
     total: int = 0
     job: str = "upload"  #: the job the run did: ``upload`` (``zoom-batch run``) or ``remove``
+    #: Why the run stopped early, when the credentials, the app's scopes, the state store or
+    #: the report could not be used (exit code 2); None otherwise.
+    stopped: str | None = None
 
     @property
     def problems(self) -> int:

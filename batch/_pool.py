@@ -7,7 +7,8 @@ happens:
 
 * a row's failure is data, never an exception that stops the others (a job that raises anyway
   — a bug — gets the row reported as an internal error, and the worker goes on);
-* :meth:`RunControl.halt` (a job saw the daily quota spent, or the credentials revoked) and
+* :meth:`RunControl.halt` (a job saw the daily quota spent), :meth:`RunControl.fail`
+  (something the run needs cannot be used: the credentials, the state store, the report) and
   :meth:`WorkerPool.stop` (Ctrl-C) stop new work at once; the rows not started are reported
   with the stop's status and message, and the producer keeps reading only to report them;
 * a second :meth:`~WorkerPool.stop`, or ``grace`` seconds after the first, cancels the rows in
@@ -72,6 +73,8 @@ class RunControl:
         self.message = ""
         self.interrupted = False  #: stopped by the operator, not by the run itself
         self.resumes_at: datetime | None = None  #: when the daily quota returns, if it ran out
+        #: Why the run stopped when something it needs cannot be used (the CLI exits 2).
+        self.failure: str | None = None
         self._stopped = asyncio.Event()
         self._waiting: set[asyncio.Task[object]] = set()
 
@@ -88,6 +91,12 @@ class RunControl:
             # Rows still waiting for a send slot have sent nothing: release them now.
             for task in list(self._waiting):
                 task.cancel()
+
+    def fail(self, reason: str) -> None:
+        """Stop because ``reason`` (one line) makes the run unable to go on; the first wins."""
+        if self.failure is None:
+            self.failure = reason
+        self.halt(Status.NOT_ATTEMPTED, f"not sent: the run stopped — {reason}")
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, but wake as soon as the run stops."""

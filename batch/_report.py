@@ -4,10 +4,15 @@ Rows finish out of order (workers run concurrently); :class:`ReportWriter` holds
 only until every earlier row has finished, so its buffer is bounded by the rows in flight, not
 by the manifest. Rows go to ``<report>.partial`` as soon as they are in order (a crash keeps
 them); the finished report appears under its real name only when complete (write, then rename).
+
+A report that cannot be written (a full disk) never raises into the run: :attr:`ReportWriter.error`
+says why, the rows still count, and the runner stops the run (exit 2); the ``.partial`` keeps
+the rows written before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -36,6 +41,7 @@ COLUMNS = (
     "finished_at",
     "line",
     "original_bytes",
+    "tracking_id",
 )
 
 
@@ -95,6 +101,8 @@ class ReportWriter:
         self._next = 1
         self.counts: dict[Status, int] = {}
         self.written = 0
+        #: Why the report cannot be written any more (one line), once it cannot.
+        self.error: str | None = None
 
     @property
     def buffered(self) -> int:
@@ -108,15 +116,28 @@ class ReportWriter:
         self._pending[result.row] = result
         wrote = False
         while self._next in self._pending:
-            self._write(self._pending.pop(self._next))
+            row = self._pending.pop(self._next)
+            self.counts[row.status] = self.counts.get(row.status, 0) + 1
             self._next += 1
-            wrote = True
+            if self.error is None:
+                wrote = self._guard(self._write, row)
         if wrote:
-            self._file.flush()
+            self._guard(self._file.flush)
+
+    def _guard(self, write: Any, *args: Any) -> bool:
+        """Call ``write``; on an OSError remember why and write nothing more. True if it wrote."""
+        try:
+            write(*args)
+        except OSError as exc:
+            if self.error is None:
+                self.error = (
+                    f"cannot write the report {self.partial} ({exc.strerror or exc});"
+                    f" {self.written:,} rows are in it"
+                )
+            return False
+        return True
 
     def _write(self, r: RowResult) -> None:
-        self.counts[r.status] = self.counts.get(r.status, 0) + 1
-        self.written += 1
         self._writer.writerow(
             (
                 r.row,
@@ -133,14 +154,25 @@ class ReportWriter:
                 _cell(r.finished_at),
                 _cell(r.line),
                 _cell(r.original_bytes),
+                _cell(r.tracking_id),
             )
         )
+        self.written += 1
 
     def close(self) -> None:
-        """Finish the file and give it its real name. Every row must be in."""
+        """Finish the file and give it its real name. Every row must be in.
+
+        When the report could not be written (:attr:`error`), the ``.partial`` stays as it is.
+        """
         if self._pending:
             missing = self._next
             raise RuntimeError(f"report incomplete: row {missing} never finished")
+        if self.error is None and self._guard(self._finish):
+            return
+        with contextlib.suppress(OSError):
+            self._file.close()
+
+    def _finish(self) -> None:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
@@ -149,7 +181,8 @@ class ReportWriter:
     def abandon(self) -> None:
         """Close without renaming (the partial file stays for inspection)."""
         if not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:

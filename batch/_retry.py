@@ -27,12 +27,14 @@ from ._exceptions import ConfigError, RateLimited, TokenExpired, TransientError
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-__all__ = ["DEFAULT_RETRY", "TOKEN_RETRY", "RetryPolicy", "Tries", "send_with_retries"]
+__all__ = ["DEFAULT_RETRY", "MAX_HOLD", "TOKEN_RETRY", "RetryPolicy", "Tries", "send_with_retries"]
 
 T = TypeVar("T")
 
 #: What goes round again; everything else ends the call at once.
 RETRIED = (TransientError, TokenExpired)
+#: A per-second hold (the server's Retry-After) never lasts longer than this (DECISIONS.md).
+MAX_HOLD = 60.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,8 +66,8 @@ class RetryPolicy:
         """True when ``exc`` uses up one of the call's attempts.
 
         A per-second 429 does not (the pacer holds the whole pool: not this call's fault),
-        nor an error its sender marked ``counted = False`` (the refusal that renewed the
-        token, the wait for the daily quota).
+        nor an error its sender marked ``counted = False`` (a refused token, the wait for
+        the daily quota).
         """
         return not isinstance(exc, RateLimited) and getattr(exc, "counted", True)
 
@@ -77,7 +79,7 @@ class RetryPolicy:
         """Seconds before the next attempt; None means the exponential backoff decides."""
         if isinstance(exc, TokenExpired):
             return 0.0  # the token was renewed: go again at once
-        if isinstance(exc, RateLimited) and exc.retry_after is None:
+        if isinstance(exc, RateLimited):
             return 0.0  # the pacer holds the whole pool; acquiring again waits for it
         if isinstance(exc, TransientError) and exc.retry_after is not None:
             left = self.max_retry_time - tries.elapsed(now)
@@ -97,7 +99,6 @@ class Tries:
     started: float  #: clock reading when the call began
     sent: int = 0  #: requests sent
     counted: int = 0  #: failures that used up an attempt
-    renewed: bool = False  #: the call has had the token renewed once
     paused: float = 0.0  #: seconds spent waiting for the daily quota (not held against it)
 
     def elapsed(self, now: float) -> float:

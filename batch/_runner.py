@@ -23,6 +23,7 @@ from ._models import PROBLEM_STATUSES, RunSummary, Status
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
 from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
+from ._scopes import UPLOAD_PICTURE, ScopeNeed
 from ._state import StateStore, default_state_path, user_key
 from .jobs import JobContext, RemoveJob, RowJob, UploadJob
 from .manifest import COLUMNS, Manifest, open_manifest
@@ -110,12 +111,13 @@ class RunHandle:
         config = self._config
         job_class = JOBS[self._job][0]
         optional = frozenset(c.key for c in COLUMNS) - job_class.reads
+        _check_outputs(config, self._manifest_path)
         manifest = open_manifest(self._manifest_path, format=self._format, optional=optional)
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
         if config.dry_run:
             return await self._execute(manifest, None, None)
         if not config.access_token and not config.has_oauth:
-            raise _missing_credentials(config)
+            raise _missing_credentials(config, job_class.scope or UPLOAD_PICTURE)
         # Here, not at the top: a dry run sends nothing, and aiohttp is ~250 ms of start-up
         # (python -X importtime), a third of a `zoom-batch validate` of a few rows.
         import aiohttp
@@ -140,6 +142,7 @@ class RunHandle:
                     client_id=config.client_id,
                     client_secret=config.client_secret,
                     on_renewed=self._observer.token_renewed,
+                    need=job_class.scope,
                 )
             client = ZoomClient(
                 session, tokens, api_url=config.api_url, api_url_explicit=config.api_url_explicit
@@ -200,6 +203,8 @@ class RunHandle:
 
         def finish(result: Any) -> None:
             report.add(result)
+            if report.error is not None:
+                control.fail(report.error)  # no row may go unreported: stop sending
             observer.row_finished(result)
 
         pool = WorkerPool(job, workers=config.workers, control=control, sink=finish)
@@ -214,6 +219,8 @@ class RunHandle:
         finally:
             job.close()
         report.close()
+        if report.error is not None:
+            control.fail(report.error)
         duration = max(time.monotonic() - started, 1e-9)
         counts = dict(report.counts)
         done = counts.get(JOBS[self._job][1], 0)
@@ -234,10 +241,17 @@ class RunHandle:
             report_path=str(report.path),
             summary_path=str(summary_path(report.path)),
         )
-        summary.exit_code = 0 if summary.problems == 0 else 1
-        if config.html is not None and self._job == "upload":
+        if config.html is not None and self._job == "upload" and report.error is None:
             await _contact_sheet(config.html, report.path, manifest, summary)
-        write_summary(summary_path(report.path), summary)
+        if report.error is not None:
+            summary.report_path = str(report.partial)
+        _settle(summary, control)
+        try:
+            write_summary(summary_path(report.path), summary)
+        except OSError as exc:
+            control.fail(f"cannot write the summary {summary.summary_path} ({exc.strerror or exc})")
+            summary.summary_path = None
+            _settle(summary, control)
         observer.run_finished(summary)
         return summary
 
@@ -264,7 +278,38 @@ async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: 
         summary.html_path = str(html)
 
 
-def _missing_credentials(config: Config) -> MissingCredentials:
+def _settle(summary: RunSummary, control: RunControl) -> None:
+    """The summary's stop reason and exit code, from how the run went."""
+    summary.stopped = control.failure
+    summary.exit_code = 2 if control.failure else 0 if summary.problems == 0 else 1
+
+
+def _check_outputs(config: Config, manifest: Path) -> None:
+    """Refuse, before anything is sent, outputs that cannot be written or would overwrite an
+    input: a folder, the manifest, or each other."""
+    summary = summary_path(config.report) if config.report is not None else None
+    named = [("--report", config.report), ("the JSON summary", summary), ("--html", config.html)]
+    seen: dict[Path, str] = {_where(manifest): "the manifest"}
+    for flag, path in named:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise ConfigError(f"{flag}: {path} is a folder — name a file")
+        where = _where(path)
+        if where in seen:
+            raise ConfigError(f"{flag}: {path} is {seen[where]} — name another file")
+        seen[where] = flag
+
+
+def _where(path: Path) -> Path:
+    """The file ``path`` names, links followed, for comparing two paths."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def _missing_credentials(config: Config, scope: ScopeNeed) -> MissingCredentials:
     names = {
         "ZOOM_ACCOUNT_ID": config.account_id,
         "ZOOM_CLIENT_ID": config.client_id,
@@ -272,8 +317,8 @@ def _missing_credentials(config: Config) -> MissingCredentials:
     }
     missing = ", ".join(name for name, value in names.items() if not value)
     return MissingCredentials(
-        f"missing Zoom credentials: set {missing} (a Server-to-Server OAuth app with scope"
-        " user:write:admin), or ZOOM_ACCESS_TOKEN"
+        f"missing Zoom credentials: set {missing} (a Server-to-Server OAuth app with the scope"
+        f" {scope.plain_words()}), or ZOOM_ACCESS_TOKEN"
     )
 
 

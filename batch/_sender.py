@@ -5,7 +5,8 @@ request budget, one token and one retry policy. Per attempt::
 
     wait for the daily quota (--wait-for-quota) → pacer slot → token → request
       429 per second  → the pacer cuts the pace and holds every sender (not the row's fault)
-      401/124         → renew the token once for the row, and go again
+                        for at most min(60 s, the row's retry time left), whatever Retry-After says
+      401/124         → the token source renews or resends (``_auth.py``), and the row goes again
       daily quota     → stop the run (rows deferred), or wait for it with --wait-for-quota
 """
 
@@ -21,7 +22,7 @@ from ._clock import next_midnight_utc, utc_now
 from ._exceptions import DailyLimitReached, RateLimited, TokenExpired, TransientError
 from ._pacing import Pacer, Ticket
 from ._pool import RunControl, Stopped
-from ._retry import RetryPolicy, Tries, send_with_retries
+from ._retry import MAX_HOLD, RetryPolicy, Tries, send_with_retries
 
 __all__ = ["QuotaListener", "Request", "Sender"]
 
@@ -100,14 +101,16 @@ class Sender:
         try:
             await request(client, token)
         except RateLimited as exc:
-            self.pacer.on_rate_limited(ticket, exc.retry_after)
+            hold = exc.retry_after
+            if hold is not None:
+                left = self._retry.max_retry_time - tries.elapsed(self._clock())
+                hold = max(0.0, min(hold, MAX_HOLD, left))
+            self.pacer.on_rate_limited(ticket, hold)
             raise
         except TokenExpired as exc:
             self.pacer.on_success(ticket)
-            if not tries.renewed:
-                tries.renewed = True
-                exc.counted = False  # a renewed token deserves its own try
-                await client.renew(token)
+            exc.counted = False  # the token's fault, not the row's
+            await client.renew(token)  # raises AccessRefused when Zoom refuses the app
             raise
         except DailyLimitReached as exc:
             if not self._wait_for_quota:

@@ -63,6 +63,11 @@ _SCHEMA = (
     " run_id TEXT NOT NULL"
     ") WITHOUT ROWID",
 )
+#: The columns the statements below read and write (a look-alike table must not pass for ours).
+_TABLE_COLUMNS = {
+    "meta": {"key", "value"},
+    "uploads": {"user_key", "sha256", "uploaded_at", "run_id"},
+}
 # Constant SQL strings, so sqlite3's statement cache prepares each one once per connection.
 _SELECT_UPLOAD = "SELECT sha256, uploaded_at, run_id FROM uploads WHERE user_key = ?"
 _DELETE_UPLOAD = "DELETE FROM uploads WHERE user_key = ?"
@@ -310,6 +315,12 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
     if "meta" not in tables:
         shown = ", ".join(sorted(tables)[:5])
         raise _not_ours(path, f"it holds other tables: {shown}")
+    if "uploads" not in tables:
+        raise _not_ours(path, "its tables are not the ones zoom-batch writes")
+    for table, wanted in _TABLE_COLUMNS.items():
+        have = {column for (_, column, *_) in conn.execute(f"PRAGMA table_info({table})")}
+        if missing := sorted(wanted - have):
+            raise _not_ours(path, f"its {table} table has no column {', '.join(missing)}")
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     version_text = meta.get("schema_version", "")
     if not version_text.isdigit() or "account_id" not in meta or "uploads" not in tables:

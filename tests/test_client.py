@@ -23,14 +23,15 @@ from batch._client import (
     user_path,
 )
 from batch._exceptions import (
+    AccessRefused,
     DailyLimitReached,
-    FatalError,
     PermanentError,
     RateLimited,
     TokenExpired,
     TransientError,
 )
 from batch._models import PreparedImage
+from batch._scopes import UPLOAD_PICTURE
 
 from .conftest import make_jpeg, sha256
 
@@ -70,11 +71,32 @@ DAILY = {"code": 429, "message": "You have reached the maximum daily rate limit 
             answer(
                 401, {"code": 4700, "message": "Invalid access token, does not contain scopes."}
             ),
-            PermanentError,
+            AccessRefused,
             4700,
         ),
-        (answer(403, {"code": 4700, "message": "no scopes"}), PermanentError, 4700),
-        (answer(401, {"code": 4711, "message": "bad app"}), FatalError, 4711),
+        # A missing scope fails every later row the same way: the run stops (issue 13).
+        (answer(403, {"code": 4700, "message": "no scopes"}), AccessRefused, 4700),
+        (answer(401, {"code": 4711, "message": "bad app"}), AccessRefused, 4711),
+        # 4711's HTTP status is unconfirmed: 400 is read the same way.
+        (answer(400, {"code": 4711, "message": "does not contain scopes"}), AccessRefused, 4711),
+        (answer(401, {"code": 9999, "message": "app disabled"}), AccessRefused, 9999),
+        # Retry-After hours away is a daily limit, whatever X-RateLimit-Type says or omits.
+        (answer(429, PER_SECOND, Retry_After="2026-11-28T18:00:00Z"), DailyLimitReached, 429),
+        (
+            answer(429, PER_SECOND, X_RateLimit_Type="QPS", Retry_After="86400"),
+            DailyLimitReached,
+            429,
+        ),
+        (answer(429, PER_SECOND, Retry_After="60"), RateLimited, 429),
+        (answer(429, PER_SECOND, Retry_After="inf"), RateLimited, 429),
+        (answer(429, PER_SECOND, Retry_After="1e400"), RateLimited, 429),
+        (answer(429, DAILY, Retry_After="inf"), DailyLimitReached, 429),
+        # One user's concurrency, not the account's budget: the pacer is left alone.
+        (
+            answer(429, {"code": 429, "message": "Too many concurrent requests."}),
+            TransientError,
+            429,
+        ),
         (answer(400, {"code": 120, "message": "File size cannot exceed 2M"}), PermanentError, 120),
         (answer(400, {"code": 120, "message": ""}), PermanentError, 120),
         (answer(400, {"code": 200, "message": "Only an admin"}), PermanentError, 200),
@@ -93,6 +115,34 @@ def test_classification(reply: Answer, kind: type[Exception], code: int | None) 
         classify(reply, now=NOW)
     assert type(caught.value) is kind
     assert getattr(caught.value, "zoom_code", None) == code
+
+
+def test_scope_refusal_names_the_scope_the_call_needs() -> None:
+    reply = answer(
+        400, {"code": 4711, "message": "Invalid access token, does not contain scopes:[x]"}
+    )
+    with pytest.raises(AccessRefused) as caught:
+        classify(reply, scope=UPLOAD_PICTURE, now=NOW)
+    assert caught.value.message.startswith(
+        "Zoom refuses the app's token: it lacks the scope user:write:profile_picture:admin"
+        " (older apps: user:write:admin) (code 4711"
+    )
+
+
+def test_errors_carry_zooms_tracking_id() -> None:
+    reply = answer(404, {"code": 1001, "message": "User does not exist: a@x.com."})
+    reply.headers["x-zm-trackingid"] = "v=2.0;clid=us05;rid=WEB_123"  # type: ignore[index]
+    with pytest.raises(PermanentError) as caught:
+        classify(reply, now=NOW)
+    assert caught.value.tracking_id == "v=2.0;clid=us05;rid=WEB_123"
+
+
+def test_a_token_quoted_back_is_redacted() -> None:
+    reply = answer(502, b"<pre>Authorization: Bearer eyJhbGciOi.secret-token</pre>")
+    with pytest.raises(TransientError) as caught:
+        classify(reply, now=NOW)
+    assert "secret-token" not in caught.value.message
+    assert "Bearer ***" in caught.value.message
 
 
 @pytest.mark.parametrize("status", [200, 201, 204])
@@ -141,6 +191,9 @@ def test_rate_limited_carries_retry_after() -> None:
         ("Sat, 28 Nov 2026 12:01:00 GMT", 60.0),
         ("2026-11-28T11:00:00Z", 0.0),  # in the past
         ("soon", None),
+        ("inf", None),  # not a wait anybody can keep
+        ("1e400", None),
+        ("nan", None),
         ("", None),
         (None, None),
     ],

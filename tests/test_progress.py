@@ -477,6 +477,7 @@ def test_json_log_writes_one_parseable_object_per_event() -> None:
         "message": "User does not exist: jane@x.com",
         "attempts": 1,
         "duration_ms": 1240,
+        "tracking_id": None,
     }
     assert records[6]["counts"] == {"uploaded": 1, "failed": 1}
     assert records[6]["exit_code"] == 1

@@ -203,7 +203,8 @@ async def test_missing_credentials_exit_2_naming_the_variables(
     assert outcome.code == 2
     assert outcome.err.strip().splitlines() == [
         "zoom-batch: missing Zoom credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_SECRET"
-        " (a Server-to-Server OAuth app with scope user:write:admin), or ZOOM_ACCESS_TOKEN;"
+        " (a Server-to-Server OAuth app with the scope user:write:profile_picture:admin or,"
+        " on older apps, user:write:admin), or ZOOM_ACCESS_TOKEN;"
         " or try --simulate"
     ]
     assert not (tmp_path / "reports").exists()

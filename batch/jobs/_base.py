@@ -5,6 +5,8 @@ base class turns what that raises into the row's result once, for every job:
 
 * :class:`~batch.InvalidRow` → ``invalid``; a row-level :class:`~batch.ApiError` → ``failed``;
 * :class:`~batch.DailyLimitReached` → the run stops, this row and the rest ``deferred``;
+* :class:`~batch.AccessRefused` → the run stops (exit 2), this row and the rest
+  ``not_attempted``: Zoom did nothing for them;
 * another :class:`~batch.FatalError` → the run stops, this row ``failed``, the rest
   ``not_attempted``;
 * the run stopping before the row's request went → the stop's status and message.
@@ -18,10 +20,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._clock import now_iso
-from .._exceptions import ApiError, DailyLimitReached, FatalError, InvalidRow, one_line
+from .._exceptions import (
+    AccessRefused,
+    ApiError,
+    DailyLimitReached,
+    FatalError,
+    InvalidRow,
+    StateError,
+    one_line,
+)
 from .._models import ManifestRow, RowResult, Status
 from .._pool import RunControl, Stopped
 from .._retry import Tries
+from .._scopes import ScopeNeed
 from .._state import StateStore, user_key
 from .._users import UserCheck
 from .._words import plural
@@ -80,6 +91,8 @@ class RowJob:
     doing = "sending"
     #: The manifest columns (by key) this job reads; a manifest need not have the others.
     reads: frozenset[str] = frozenset({"user", "file"})
+    #: The OAuth scope the job's calls need; checked on every token before anything is sent.
+    scope: ScopeNeed | None = None
 
     def __init__(self, context: JobContext) -> None:
         self.context = context
@@ -105,6 +118,9 @@ class RowJob:
             result = await self.handle(row, tries, notes)
         except InvalidRow as exc:
             result = row_result(row, Status.INVALID, one_line(str(exc)))
+        except StateError as exc:  # reading it failed: nothing was sent for this row
+            self.control.fail(f"the state store cannot be read: {exc}")
+            result = row_result(row, Status.NOT_ATTEMPTED, self.control.message)
         except Stopped:
             note = f"after {plural(tries.sent, 'attempt')}" if tries.sent else ""
             status = self.control.status or Status.NOT_ATTEMPTED
@@ -118,6 +134,11 @@ class RowJob:
             )
             status = self.control.status or Status.DEFERRED  # a stop that came first wins
             result = row_result(row, status, self.control.message, attempts=tries.sent)
+        except AccessRefused as exc:
+            self.control.fail(exc.message)
+            note = f"after {plural(tries.sent, 'attempt')}"
+            result = row_result(row, Status.NOT_ATTEMPTED, self.control.note(note))
+            _answer(result, exc, tries)
         except FatalError as exc:
             self.control.halt(Status.NOT_ATTEMPTED, f"not sent: the run stopped — {exc.message}")
             result = self.failed(row, exc, tries)
@@ -130,15 +151,21 @@ class RowJob:
         result.duration_ms = round((context.clock() - begun) * 1000)
         return result
 
+    def remember(self, row: ManifestRow, result: RowResult, write: Callable[[], None]) -> None:
+        """Write what the state store must remember of a row Zoom has done (``write``).
+
+        A store that cannot be written stops the run (exit 2): the row stays as Zoom did it,
+        with a warning that it was not recorded (the next run sends it again).
+        """
+        try:
+            write()
+        except StateError as exc:
+            self.control.fail(f"the state store cannot be written: {exc}")
+            result.message += " (warning: not recorded in the state store)"
+
     def failed(self, row: ManifestRow, exc: ApiError, tries: Tries) -> RowResult:
-        result = row_result(
-            row,
-            Status.FAILED,
-            f"{exc.message} ({plural(tries.sent, 'attempt')})",
-            attempts=tries.sent,
-        )
-        result.http_status, result.zoom_code = exc.http_status, exc.zoom_code
-        return result
+        message = f"{exc.message} ({plural(tries.sent, 'attempt')})"
+        return _answer(row_result(row, Status.FAILED, message), exc, tries)
 
     def unfinished(self, row: ManifestRow, status: Status, message: str) -> RowResult:
         return row_result(row, status, message)
@@ -158,3 +185,11 @@ class RowJob:
             message = f"not retried: done in {self.context.retry_source}"
             return row_result(row, Status.SKIPPED, message)
         return None
+
+
+def _answer(result: RowResult, exc: ApiError, tries: Tries) -> RowResult:
+    """``result`` with what Zoom's last answer to the row said."""
+    result.attempts = tries.sent
+    result.http_status, result.zoom_code = exc.http_status, exc.zoom_code
+    result.tracking_id = exc.tracking_id
+    return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .._models import ManifestRow, RowResult, Status
 from .._retry import Tries
+from .._scopes import DELETE_PICTURE
 from ._base import RowJob, RowNotes, row_result
 
 __all__ = ["RemoveJob"]
@@ -19,6 +20,7 @@ class RemoveJob(RowJob):
 
     doing = "removing the picture"
     reads = frozenset({"user"})
+    scope = DELETE_PICTURE
 
     async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
         user = self.users.check(row)  # first, before any await: duplicates in manifest order
@@ -26,8 +28,9 @@ class RemoveJob(RowJob):
         if sender is None:
             return row_result(row, Status.VALID, "ready to remove the picture")
         await sender.send(lambda client, token: client.delete_picture(user, token), tries)
-        if self.context.state is not None:
-            self.context.state.forget_upload(user)
         result = row_result(row, Status.REMOVED, "picture removed", attempts=tries.sent)
         result.http_status = 204
+        state = self.context.state
+        if state is not None:
+            self.remember(row, result, lambda: state.forget_upload(user))
         return result

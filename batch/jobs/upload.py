@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .._models import ImageFacts, ManifestRow, RowResult, Status
 from .._retry import Tries
+from .._scopes import UPLOAD_PICTURE
 from .._state import UploadRecord
 from .._words import human_size
 from ..photos import Checked, PhotoSource
@@ -22,6 +23,7 @@ class UploadJob(RowJob):
     """``POST /users/{userId}/picture`` for every row; status ``uploaded``."""
 
     doing = "uploading"
+    scope = UPLOAD_PICTURE
 
     def __init__(self, context: JobContext, photos: PhotoSource) -> None:
         super().__init__(context)
@@ -63,10 +65,11 @@ class UploadJob(RowJob):
         assert sender is not None
         image = await self.photos.load(row, checked)
         await sender.send(lambda client, token: client.upload_picture(user, image, token), tries)
-        if self.context.state is not None:
-            self.context.state.record_upload(user, image.sha256)
         result = row_result(row, Status.UPLOADED, "uploaded" + fitted, attempts=tries.sent)
         result.http_status = 201
+        state = self.context.state
+        if state is not None:
+            self.remember(row, result, lambda: state.record_upload(user, image.sha256))
         return result
 
     def _last_upload(self, user: str) -> UploadRecord | None:

@@ -7,43 +7,18 @@ before it is written, and every line is flushed so a crash or a ``tail -f`` sees
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
 from .._clock import iso_utc, utc_now
+from .._exceptions import redact
 from .._models import RowResult, RunSummary, Status
 from .._words import plural
 from ._events import NullObserver
 from ._wording import counts_line, format_duration, holding_text, pace
 
 __all__ = ["JsonLog", "TextLog", "redact"]
-
-# What a secret looks like in text that might quote a request or a response. The Basic pattern
-# wants a long base64 run so that prose such as "Basic plan" is left alone.
-_SECRETS = (
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1***"),
-    (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/]{16,}=*"), r"\1***"),
-    (
-        re.compile(
-            r"""(?i)\b((?:access_token|refresh_token|id_token|client_secret|password)"""
-            r"""["']?\s*[:=]\s*["']?)[^"'&\s,;}]+"""
-        ),
-        r"\1***",
-    ),
-    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),  # user:password@ in a URL
-)
-
-
-def redact(text: str) -> str:
-    """Mask what looks like a credential: bearer/basic auth, token values, URL passwords.
-
-    The events carry no secrets; this is the safety net in case a message ever quotes one.
-    """
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class _EventLog(NullObserver):
@@ -71,6 +46,7 @@ class _EventLog(NullObserver):
             message=result.message,
             attempts=result.attempts,
             duration_ms=result.duration_ms,
+            tracking_id=result.tracking_id,
         )
 
     def backoff_started(self, *, seconds: float, reason: str, rate: float) -> None:
@@ -101,6 +77,7 @@ class _EventLog(NullObserver):
             summary_path=summary.summary_path,
             html_path=summary.html_path,
             exit_code=summary.exit_code,
+            stopped=summary.stopped,
         )
 
     def _emit(self, event: str, **fields: Any) -> None:
@@ -139,6 +116,7 @@ def _row_line(f: dict[str, Any]) -> str:
         f"Zoom code {f['zoom_code']}" if f["zoom_code"] is not None else "",
         plural(f["attempts"], "attempt") if f["attempts"] else "",
         f"{f['duration_ms']:,} ms" if f["duration_ms"] is not None else "",
+        f"tracking id {f['tracking_id']}" if f.get("tracking_id") else "",
     ]
     line = f"row {f['row']} {f['user']} {f['status']}"
     if f["message"]:

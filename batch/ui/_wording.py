@@ -6,6 +6,7 @@ all say the same thing the same way, so a line read on a terminal and in a cron 
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ def format_duration(seconds: float, *, compact: bool = False) -> str:
     ``compact=True`` gives the same units without spaces (``3m31s``) for one-line progress.
     Under half a second reads ``<1 s``; negative durations count as zero.
     """
+    if not math.isfinite(seconds):
+        return "for ever" if seconds > 0 else f"<1{' ' if not compact else ''}s"
     whole = int(max(seconds, 0.0) + 0.5)  # half up; round() would make 2.5 s into 2 s
     space = "" if compact else " "
 
@@ -177,7 +180,12 @@ def _next_steps(summary: RunSummary, manifest: str) -> list[str]:
         resume = "run the same command again to resume (finished rows are skipped)"
     else:  # a removal is not remembered: --retry-failed is what leaves the done rows alone
         resume = "run it again with --retry-failed and this report to finish"
-    if summary.interrupted:
+    if summary.stopped:
+        # What stopped the run comes first: it is what the operator must fix.
+        steps.insert(0, f"stopped: {summary.stopped}")
+        if not_attempted:
+            steps.append(f"{plural(not_attempted, 'row')} not attempted — fix that, then {resume}")
+    elif summary.interrupted:
         steps.append(f"interrupted — {resume}")
     elif not_attempted:
         steps.append(f"{plural(not_attempted, 'row')} not attempted — {resume}")
