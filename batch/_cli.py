@@ -1,8 +1,9 @@
 """The ``zoom-batch`` command: parse options, build the config, call the library, map outcomes.
 
 Exit codes: 0 every row done (uploaded, removed, skipped; valid in a dry run); 1 at least one
-row failed, invalid, deferred or not attempted; 2 the run could not start (one line on stderr);
-130 interrupted by Ctrl-C, 143 by SIGTERM.
+row failed, invalid, deferred or not attempted; 2 the run could not start, or stopped because
+the credentials, the app's scopes, the state store or the report could not be used (one line
+on stderr); 130 interrupted by Ctrl-C, 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ examples:
   # check a manifest and forecast the run; sends nothing, needs no credentials
   zoom-batch validate photos.csv
 
-  # the real thing (Server-to-Server OAuth app with scope user:write:admin)
+  # the real thing: a Server-to-Server OAuth app with the scope
+  # user:write:profile_picture:admin (older apps: user:write:admin)
   export ZOOM_ACCOUNT_ID=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=...
   zoom-batch run photos.csv --plan business --report reports/tonight.csv
 

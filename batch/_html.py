@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 from ._files import atomic_write
 from ._models import PROBLEM_STATUSES
+from ._report import uncell
 from .photos import register_heif, to_srgb_on_white
 
 #: Longest edge of a thumbnail, in pixels; also its displayed size in CSS pixels.
@@ -205,7 +206,9 @@ def _cards(report_csv: Path, *, problems: bool, in_order: bool) -> Iterator[_Car
 def _read(report_csv: Path) -> Iterator[_Card]:
     # utf-8-sig: a report saved again by a spreadsheet may have gained a BOM.
     with open(report_csv, encoding="utf-8-sig", newline="") as f:
-        for rec in csv.DictReader(f):
+        for raw in csv.DictReader(f):
+            # The apostrophe before a formula-like cell is the spreadsheet's, not the page's.
+            rec = {k: uncell(v or "") for k, v in raw.items() if k is not None}
             yield _Card(
                 row=(rec.get("row") or "").strip(),
                 user=rec.get("user") or "",

@@ -59,7 +59,8 @@ def _cell(value: object) -> str:
     return text
 
 
-def _uncell(text: str) -> str:
+def uncell(text: str) -> str:
+    """A cell as it was before :func:`_cell` guarded it against formulas."""
     if text.startswith("'") and text[1:].startswith(_FORMULA_START):
         return text[1:]
     return text
@@ -208,6 +209,6 @@ def read_report(path: Path) -> Iterator[dict[str, str]]:
                     f"--retry-failed: {path} is not a zoom-batch report (no user/status columns)"
                 )
             for row in reader:
-                yield {k: _uncell(v or "") for k, v in row.items() if k is not None}
+                yield {k: uncell(v or "") for k, v in row.items() if k is not None}
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ConfigError(f"--retry-failed: {path}: unreadable report ({exc})") from None

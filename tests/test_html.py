@@ -172,6 +172,15 @@ def test_untrusted_values_are_escaped(tmp_path: Path) -> None:
     assert "<title>&lt;b&gt;title&lt;/b&gt;</title>" in page
 
 
+def test_the_csv_formula_guard_stays_in_the_csv(tmp_path: Path) -> None:
+    """The report writes ``'=x`` so a spreadsheet does not run it; the page shows ``=x``."""
+    rows: list[Row] = [(1, "'=HYPERLINK(1)@x.com", "a.jpg", "invalid", "'-not a formula")]
+    page = _sheet(tmp_path, rows)
+    assert _users(page) == ["=HYPERLINK(1)@x.com"]
+    assert "&#x27;=HYPERLINK" not in page
+    assert "-not a formula" in page and "&#x27;-not" not in page
+
+
 def test_missing_and_unreadable_files_get_a_placeholder(tmp_path: Path) -> None:
     (tmp_path / "notes.jpg").write_text("not a picture", encoding="utf-8")
     (tmp_path / "folder.jpg").mkdir()
