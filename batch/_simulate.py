@@ -12,10 +12,10 @@ import argparse
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from ._config import Config, read_config_file
 from ._exceptions import ConfigError
@@ -34,23 +34,132 @@ __all__ = [
 #: Sections a config file may hold besides the run settings.
 FILE_SECTIONS = ("simulator",)
 
-# Simulator settings: (name, type, help). Shared by `simulate` and `run --simulate` (as --sim-*).
-SIM_OPTIONS: tuple[tuple[str, type, str], ...] = (
-    ("rate-limit", float, "account-wide Medium limit in requests/s (default 20; 0 = none)"),
-    ("daily-limit", int, "uploads accepted per UTC day (default: no daily limit)"),
-    ("fail-rate", float, "share of uploads answered with a 5xx (0..1)"),
-    ("drop-rate", float, "share of uploads whose connection is dropped (0..1)"),
-    ("latency-ms", float, "added latency per upload, in ms"),
-    ("latency-jitter-ms", float, "uniform +/- jitter around the latency, in ms"),
-    ("token-ttl", int, "lifetime of issued tokens, in seconds (default 3600)"),
-    ("seed", int, "random seed for fault injection"),
+
+def boolean(value: object) -> bool:
+    """A yes/no setting: a YAML boolean, or true/false, yes/no, on/off, 1/0 as text."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(value)
+
+
+def text(value: object) -> str:
+    """A text setting: text as given, a whole number as its digits, a list joined by spaces."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return " ".join(value)
+    # A YAML date or float would come back reworded: the simulator sends text verbatim.
+    raise TypeError(value)
+
+
+class SimOption(NamedTuple):
+    """One simulator setting: ``--NAME`` (``--sim-NAME`` with run), or NAME in ``simulator:``."""
+
+    name: str
+    parse: Callable[[Any], Any]  #: turns the flag's text or the file's value into the option
+    metavar: str
+    help: str
+    expected: str = "a number"  #: for the config file's error message
+
+
+_GRANULAR = "user:write:profile_picture:admin"
+
+# Shared by `simulate` and `run --simulate` (as --sim-*), and the config file's `simulator:`.
+SIM_OPTIONS: tuple[SimOption, ...] = (
+    SimOption(
+        "rate-limit", float, "N", "account-wide Medium limit in requests/s (default 20; 0 = none)"
+    ),
+    SimOption("daily-limit", int, "N", "uploads accepted per UTC day (default: no daily limit)"),
+    SimOption("fail-rate", float, "N", "share of uploads answered with a 5xx (0..1)"),
+    SimOption("drop-rate", float, "N", "share of uploads whose connection is dropped (0..1)"),
+    SimOption("latency-ms", float, "N", "added latency per upload, in ms"),
+    SimOption("latency-jitter-ms", float, "N", "uniform +/- jitter around the latency, in ms"),
+    SimOption("token-ttl", int, "N", "lifetime of issued tokens, in seconds (default 3600)"),
+    SimOption("seed", int, "N", "random seed for fault injection"),
+    SimOption(
+        "scopes",
+        text,
+        "SCOPES",
+        "scopes of issued tokens, space-separated (default: user:read:user:admin"
+        f" user:read:list_users:admin {_GRANULAR} user:delete:profile_picture:admin);"
+        f" uploads need the granular {_GRANULAR} or its older classic equivalent"
+        " user:write:admin, removals user:delete:profile_picture:admin or user:write:admin",
+        "text",
+    ),
+    SimOption(
+        "scope-error",
+        int,
+        "CODE",
+        "Zoom's code when a token lacks a scope: 4711 (granular apps, default) or 4700"
+        " (classic apps)",
+    ),
+    SimOption(
+        "scope-status",
+        int,
+        "STATUS",
+        "HTTP status of that refusal: 400 (default) or 401 with 4711; 401 (default) or 403"
+        " with 4700",
+    ),
+    SimOption(
+        "token-tolerance",
+        int,
+        "N",
+        "a new token invalidates all but the newest N+1 (0 = only the newest is valid;"
+        " default: every unexpired token stays valid)",
+    ),
+    SimOption(
+        "refuse-after",
+        int,
+        "N",
+        "after N successful uploads or removals refuse every token with 401/124, while new"
+        " tokens are still issued: the app revoked mid-run (default: never)",
+    ),
+    SimOption(
+        "user-concurrency",
+        int,
+        "N",
+        'picture calls in flight for one user; more get 429 "Too many concurrent'
+        ' requests." (default: no limit)',
+    ),
+    SimOption(
+        "qps-retry-after",
+        text,
+        "VALUE",
+        "Retry-After sent verbatim on per-second 429s, e.g. 86400, inf or"
+        " 2026-12-02T10:00:00Z (default: none)",
+        "text (quote dates in YAML)",
+    ),
+    SimOption(
+        "qps-type-header",
+        boolean,
+        "BOOL",
+        "whether per-second 429s carry X-RateLimit-Type: QPS: true (default) or false",
+        "true or false",
+    ),
+    SimOption(
+        "max-picture-bytes",
+        int,
+        "N",
+        "largest picture accepted, in bytes; larger ones get 400/120 (default 2000000)",
+    ),
 )
 
 
 def add_simulator_options(parser: argparse.ArgumentParser, prefix: str) -> None:
-    for name, kind, text in SIM_OPTIONS:
+    for option in SIM_OPTIONS:
         parser.add_argument(
-            f"--{prefix}{name}", type=kind, metavar="N", help=text, dest=f"sim_{name}"
+            f"--{prefix}{option.name}",
+            type=option.parse,
+            metavar=option.metavar,
+            help=option.help,
+            dest=f"sim_{option.name}",
         )
     parser.add_argument(
         f"--{prefix}users",
@@ -69,24 +178,27 @@ def simulator_options(
     from .simulator import SimulatorOptions, load_users_file
 
     values: dict[str, Any] = {}
-    kinds = {name.replace("-", "_"): kind for name, kind, _ in SIM_OPTIONS}
+    known = {option.name.replace("-", "_"): option for option in SIM_OPTIONS}
     for key, value in section.items():
         name = str(key).replace("-", "_")
         if name == "users":
             values[name] = value
             continue
-        if name not in kinds:
+        option = known.get(name)
+        if option is None:
             raise ConfigError(f"simulator: unknown setting {key!r}")
         if value is None:
             continue
         try:
-            values[name] = kinds[name](value)
+            values[name] = option.parse(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"simulator: {key}: expected a number, got {value!r}") from None
-    for name, _, _ in SIM_OPTIONS:
-        value = getattr(args, "sim_" + name, None)
+            raise ConfigError(
+                f"simulator: {key}: expected {option.expected}, got {value!r}"
+            ) from None
+    for option in SIM_OPTIONS:
+        value = getattr(args, "sim_" + option.name, None)
         if value is not None:
-            values[name.replace("-", "_")] = value
+            values[option.name.replace("-", "_")] = value
     users = getattr(args, "sim_users", None) or values.pop("users", None)
     if users is None and manifest is not None:
         beside = manifest.parent / "simulator-users.txt"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import io
+import re
 import time
 from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,9 +21,13 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 from PIL import Image
 from yarl import URL
 
+from batch._cli import build_parser
+from batch._config import read_config_file
 from batch._exceptions import ConfigError
+from batch._simulate import FILE_SECTIONS, simulator_options
 from batch.simulator import (
     MAX_PICTURE_BYTES,
+    Refusal,
     Simulator,
     SimulatorOptions,
     SimulatorStats,
@@ -40,6 +46,21 @@ DAILY_MESSAGE = (
     "You have reached the maximum daily rate limit for this API. "
     "Refer to the response header for details on when you can make another request."
 )
+GRANULAR = (
+    "user:read:user:admin user:read:list_users:admin"
+    " user:write:profile_picture:admin user:delete:profile_picture:admin"
+)
+BAD_TOKEN = b'{"code":124,"message":"Invalid access token."}'
+TOO_MANY = b'{"code":429,"message":"Too many concurrent requests."}'
+TRACKING_ID = re.compile(r"v=2\.0;clid=sim;rid=WEB_[0-9a-f]{32}")
+
+
+def lacks(*scopes: str) -> bytes:
+    """Zoom's 4711 body naming the granular scopes a call needed."""
+    named = ", ".join(scopes)
+    return b'{"code":4711,"message":"Invalid access token, does not contain scopes:[%s]."}' % (
+        named.encode()
+    )
 
 
 def _image(fmt: str, size: tuple[int, int] = (16, 16)) -> bytes:
@@ -111,6 +132,10 @@ def picture_body(
     return writer
 
 
+def picture_url(sim: Simulator, user: str) -> URL:
+    return URL(f"{sim.api_url}/users/{quote(user, safe='')}/picture", encoded=True)
+
+
 async def upload(
     session: aiohttp.ClientSession,
     sim: Simulator,
@@ -119,9 +144,19 @@ async def upload(
     data: bytes = JPEG,
     **part: Any,
 ) -> tuple[int, dict[str, str], bytes]:
-    url = URL(f"{sim.api_url}/users/{quote(user, safe='')}/picture", encoded=True)
     async with session.post(
-        url, data=picture_body(data, **part), headers={"Authorization": f"Bearer {token}"}
+        picture_url(sim, user),
+        data=picture_body(data, **part),
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+async def remove(
+    session: aiohttp.ClientSession, sim: Simulator, token: str, user: str = "ann@example.com"
+) -> tuple[int, dict[str, str], bytes]:
+    async with session.delete(
+        picture_url(sim, user), headers={"Authorization": f"Bearer {token}"}
     ) as resp:
         return resp.status, dict(resp.headers), await resp.read()
 
@@ -129,11 +164,14 @@ async def upload(
 def outcomes_add_up(stats: SimulatorStats) -> bool:
     outcomes = (
         stats.uploads
-        + stats.rate_limited
-        + stats.daily_limited
+        + stats.removals
+        + stats.unauthorized
+        + stats.scope_refused
         + stats.server_errors
         + stats.dropped
-        + stats.unauthorized
+        + stats.concurrency_limited
+        + stats.rate_limited
+        + stats.daily_limited
         + stats.bad_requests
         + stats.not_found
         + stats.aborted
@@ -158,7 +196,7 @@ async def test_token_with_basic_auth_and_query(
     assert set(body) == {"access_token", "token_type", "expires_in", "scope", "api_url"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 1800
-    assert body["scope"] == "user:write:admin"
+    assert body["scope"] == GRANULAR
     assert body["api_url"] == sim.base_url
     assert not body["api_url"].endswith("/v2")
     assert len(body["access_token"]) >= 32
@@ -259,6 +297,174 @@ async def test_expired_and_missing_tokens_get_401_code_124(
     assert outcomes_add_up(sim.stats)
 
 
+# -- scopes, and tokens that stop counting ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("scope_status", "status"), [(None, 400), (400, 400), (401, 401)])
+async def test_a_token_without_the_upload_scope_gets_4711(
+    start_sim: StartSim,
+    session: aiohttp.ClientSession,
+    scope_status: int | None,
+    status: int,
+) -> None:
+    sim = await start_sim(rate_limit=1, scopes="user:read:user:admin", scope_status=scope_status)
+    token = await get_token(session, sim)
+    refused = await upload(session, sim, token)
+    assert refused[::2] == (status, lacks("user:write:profile_picture:admin"))
+    assert refused[1]["Content-Type"].startswith("application/json")
+    assert (sim.stats.scope_refused, sim.stats.unauthorized) == (1, 0)
+    assert list(sim.stats.accepted) == [0]
+
+    # The scopes were the token's: a new token after the app gains the scope may upload, and
+    # at once, as the refusal spent nothing of the 1/s window; the old token is still refused.
+    sim.set_scopes(GRANULAR)
+    fresh = await get_token(session, sim)
+    assert (await upload(session, sim, fresh))[0] == 201
+    assert (await upload(session, sim, token))[0] == status
+    assert list(sim.stats.accepted) == [0, 1, 0]
+    assert sim.stats.scope_refused == 2
+    assert sim.received["ann@example.com"].count == 1
+    assert outcomes_add_up(sim.stats)
+
+
+async def test_removing_needs_the_delete_scope(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(scopes="user:read:user:admin user:write:profile_picture:admin")
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token))[0] == 201
+    assert (await remove(session, sim, token))[::2] == (
+        400,
+        lacks("user:delete:profile_picture:admin"),
+    )
+    assert "ann@example.com" in sim.received
+    assert (sim.stats.uploads, sim.stats.removals, sim.stats.scope_refused) == (1, 0, 1)
+
+    # The classic scope of an app made before 2024 does both.
+    classic = await start_sim(scopes="user:read:admin user:write:admin")
+    token = await get_token(session, classic)
+    assert (await upload(session, classic, token))[0] == 201
+    assert (await remove(session, classic, token))[0] == 204
+    assert classic.received == {}
+    assert outcomes_add_up(sim.stats)
+    assert outcomes_add_up(classic.stats)
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    ["user:write:profile_picture user:delete:profile_picture", "user:write"],
+    ids=["granular", "classic"],
+)
+async def test_me_may_use_user_level_scopes_other_users_may_not(
+    start_sim: StartSim, session: aiohttp.ClientSession, scopes: str
+) -> None:
+    sim = await start_sim(scopes=scopes)
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token, "me"))[0] == 201
+    assert (await remove(session, sim, token, "me"))[0] == 204
+    assert (await upload(session, sim, token))[::2] == (
+        400,
+        lacks("user:write:profile_picture:admin"),
+    )
+    assert (await remove(session, sim, token))[::2] == (
+        400,
+        lacks("user:delete:profile_picture:admin"),
+    )
+    assert (sim.stats.uploads, sim.stats.removals, sim.stats.scope_refused) == (1, 1, 2)
+
+
+async def test_me_without_any_picture_scope_names_both_forms(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(scopes="user:read:user")
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token, "me"))[::2] == (
+        400,
+        lacks("user:write:profile_picture", "user:write:profile_picture:admin"),
+    )
+    assert (await remove(session, sim, token, "me"))[::2] == (
+        400,
+        lacks("user:delete:profile_picture", "user:delete:profile_picture:admin"),
+    )
+
+
+@pytest.mark.parametrize(("scope_status", "status"), [(None, 401), (403, 403)])
+async def test_a_classic_app_gets_4700(
+    start_sim: StartSim,
+    session: aiohttp.ClientSession,
+    scope_status: int | None,
+    status: int,
+) -> None:
+    sim = await start_sim(scopes="user:read:admin", scope_error=4700, scope_status=scope_status)
+    token = await get_token(session, sim)
+    body = b'{"code":4700,"message":"Invalid access token, does not contain scopes."}'
+    assert (await upload(session, sim, token))[::2] == (status, body)
+    assert (await remove(session, sim, token))[::2] == (status, body)
+    assert sim.stats.scope_refused == 2
+    assert outcomes_add_up(sim.stats)
+
+
+async def test_an_unknown_token_is_refused_before_its_scopes_are_looked_at(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(scopes="")
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, "made-up"))[::2] == (401, BAD_TOKEN)
+    assert (await upload(session, sim, token))[0] == 400
+    assert (sim.stats.unauthorized, sim.stats.scope_refused) == (1, 1)
+
+
+async def test_token_tolerance_0_keeps_only_the_newest_token(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(token_tolerance=0)
+    first = await get_token(session, sim)
+    assert (await upload(session, sim, first))[0] == 201
+    second = await get_token(session, sim)
+    assert (await upload(session, sim, first))[::2] == (401, BAD_TOKEN)
+    assert (await upload(session, sim, second))[0] == 201
+    assert (sim.stats.uploads, sim.stats.unauthorized) == (2, 1)
+    assert outcomes_add_up(sim.stats)
+
+
+async def test_token_tolerance_1_keeps_the_previous_token_too(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(token_tolerance=1)
+    first, second = await get_token(session, sim), await get_token(session, sim)
+    assert (await upload(session, sim, first))[0] == 201
+    assert (await upload(session, sim, second))[0] == 201
+    third = await get_token(session, sim)
+    assert (await upload(session, sim, first))[::2] == (401, BAD_TOKEN)
+    for token in (second, third):
+        assert (await upload(session, sim, token))[0] == 201
+    assert (sim.stats.uploads, sim.stats.unauthorized) == (4, 1)
+
+
+async def test_refuse_after_revokes_the_app_while_tokens_are_still_issued(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(refuse_after=2)
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token))[0] == 201
+    assert (await remove(session, sim, token))[0] == 204  # removals count too
+    assert (await upload(session, sim, token))[::2] == (401, BAD_TOKEN)
+    fresh = await get_token(session, sim)  # the token endpoint still answers 200
+    assert (await upload(session, sim, fresh))[::2] == (401, BAD_TOKEN)
+    assert (await remove(session, sim, fresh))[::2] == (401, BAD_TOKEN)
+    assert (sim.stats.uploads, sim.stats.removals, sim.stats.unauthorized) == (1, 1, 3)
+    assert (sim.stats.token_requests, sim.stats.token_refused) == (2, 0)
+    assert outcomes_add_up(sim.stats)
+
+
+async def test_refuse_after_0_refuses_from_the_start(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(refuse_after=0)
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token))[::2] == (401, BAD_TOKEN)
+
+
 # -- the picture endpoint ------------------------------------------------------------------
 
 
@@ -289,15 +495,38 @@ async def test_upload_records_the_exact_picture(
     assert list(sim.stats.accepted) == [1, 1]
 
 
-async def test_exactly_two_megabytes_is_accepted(
+def padded(size: int) -> bytes:
+    """A valid JPEG of exactly ``size`` bytes: decoders ignore bytes after the end marker."""
+    return JPEG + b"\0" * (size - len(JPEG))
+
+
+async def test_exactly_two_million_bytes_is_accepted_one_more_is_not(
     start_sim: StartSim, session: aiohttp.ClientSession
 ) -> None:
+    # Zoom's "2M" read pessimistically: 2,000,000 bytes, not 2 MiB (ZOOM_API.md).
+    assert MAX_PICTURE_BYTES == 2_000_000
     sim = await start_sim()
     token = await get_token(session, sim)
-    # Bytes after a JPEG's end marker are ignored by decoders: a valid file of exactly 2 MB.
-    data = JPEG + b"\0" * (MAX_PICTURE_BYTES - len(JPEG))
-    assert (await upload(session, sim, token, data=data))[0] == 201
-    assert sim.received["ann@example.com"].size == MAX_PICTURE_BYTES
+    assert (await upload(session, sim, token, data=padded(2_000_000)))[0] == 201
+    assert sim.received["ann@example.com"].size == 2_000_000
+    too_big = b'{"code":120,"message":"File size cannot exceed 2M"}'
+    for size in (2_000_001, 2 * 1024 * 1024):
+        assert (await upload(session, sim, token, data=padded(size)))[::2] == (400, too_big)
+    assert (sim.stats.uploads, sim.stats.bad_requests) == (1, 2)
+
+
+async def test_max_picture_bytes_is_an_option(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(max_picture_bytes=2 * 1024 * 1024)
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token, data=padded(2 * 1024 * 1024)))[0] == 201
+    assert (await upload(session, sim, token, data=padded(2 * 1024 * 1024 + 1)))[0] == 400
+    small = await start_sim(max_picture_bytes=1000)
+    token = await get_token(session, small)
+    assert (await upload(session, small, token, data=padded(1000)))[0] == 201
+    status, _, body = await upload(session, small, token, data=padded(1001))
+    assert (status, body) == (400, b'{"code":120,"message":"File size cannot exceed 2M"}')
 
 
 @pytest.mark.parametrize(
@@ -306,11 +535,7 @@ async def test_exactly_two_megabytes_is_accepted(
         (JPEG, {"filename": None}, ""),
         (b"", {}, "File is empty"),
         (JPEG, {"field": "file"}, "File is empty"),
-        (
-            JPEG + b"\0" * (MAX_PICTURE_BYTES + 1 - len(JPEG)),
-            {},
-            "File size cannot exceed 2M",
-        ),
+        (padded(MAX_PICTURE_BYTES + 1), {}, "File size cannot exceed 2M"),
         (
             GIF,
             {"content_type": "image/gif"},
@@ -328,7 +553,7 @@ async def test_exactly_two_megabytes_is_accepted(
         "no-filename",
         "empty",
         "no-pic_file-part",
-        "over-2MB",
+        "over-2M",
         "gif",
         "text",
         "truncated-jpeg",
@@ -512,6 +737,122 @@ async def test_latency_is_added(start_sim: StartSim, session: aiohttp.ClientSess
     assert time.monotonic() - started >= 0.07
 
 
+async def test_more_calls_in_flight_for_one_user_get_the_concurrency_429(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(user_concurrency=1, latency_ms=200, rate_limit=3)
+    token = await get_token(session, sim)
+    users = ["ann@example.com", "Ann@Example.com", "ANN@example.com", "bob@example.com"]
+    results = await asyncio.gather(*(upload(session, sim, token, user) for user in users))
+    assert sorted(status for status, _, _ in results) == [201, 201, 429, 429]
+    assert results[3][0] == 201  # another user is not held back
+    for status, headers, body in results:
+        if status == 429:
+            assert body == TOO_MANY
+            assert "X-RateLimit-Type" not in headers
+            assert "Retry-After" not in headers
+    assert (sim.stats.uploads, sim.stats.concurrency_limited, sim.stats.rate_limited) == (2, 2, 0)
+    # Not accepted: the 3/s window holds two uploads, so one more goes through, then a QPS 429.
+    assert sum(sim.stats.accepted) == 2
+    assert (await upload(session, sim, token))[0] == 201  # the slot was freed with its answer
+    status, headers, _ = await upload(session, sim, token)
+    assert (status, headers["X-RateLimit-Type"]) == (429, "QPS")
+    assert outcomes_add_up(sim.stats)
+
+
+async def test_user_concurrency_2_admits_two_at_once(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(user_concurrency=2, latency_ms=300)
+    token = await get_token(session, sim)
+    results = await asyncio.gather(*(upload(session, sim, token, "me") for _ in range(3)))
+    assert sorted(status for status, _, _ in results) == [201, 201, 429]
+    assert sim.stats.concurrency_limited == 1
+    assert sim._in_flight == {}
+
+
+@pytest.mark.parametrize("value", ["86400", "inf", "1e400", "2026-12-02T10:00:00Z"])
+async def test_per_second_429s_may_carry_an_odd_retry_after(
+    start_sim: StartSim, session: aiohttp.ClientSession, value: str
+) -> None:
+    sim = await start_sim(rate_limit=1, qps_retry_after=value)
+    token = await get_token(session, sim)
+    results = await asyncio.gather(*(upload(session, sim, token) for _ in range(2)))
+    headers = next(h for status, h, _ in results if status == 429)
+    assert headers["Retry-After"] == value
+    assert headers["X-RateLimit-Type"] == "QPS"
+
+
+async def test_per_second_429s_may_lack_the_type_header(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(rate_limit=1, qps_type_header=False)
+    token = await get_token(session, sim)
+    results = await asyncio.gather(*(upload(session, sim, token) for _ in range(2)))
+    headers, body = next((h, b) for status, h, b in results if status == 429)
+    assert "X-RateLimit-Type" not in headers
+    assert "Retry-After" not in headers
+    assert headers["X-RateLimit-Category"] == "Medium"
+    assert body == b'{"code":429,"message":"' + QPS_MESSAGE.encode() + b'"}'
+    assert sim.stats.rate_limited == 1
+
+
+async def test_every_picture_answer_has_its_own_tracking_id(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(rate_limit=2, users=frozenset({"ann@example.com"}))
+    token = await get_token(session, sim)
+    answers = [
+        await upload(session, sim, token),  # 201
+        await upload(session, sim, "made-up"),  # 401
+        await upload(session, sim, token, data=b"not a picture"),  # 400
+        await upload(session, sim, token),  # 429: the 2/s window is full
+    ]
+    await asyncio.sleep(1.05)
+    answers.append(await upload(session, sim, token, "bob@example.com"))  # 404
+    answers.append(await remove(session, sim, token))  # 204
+    assert [status for status, _, _ in answers] == [201, 401, 400, 429, 404, 204]
+    ids = [headers["x-zm-trackingid"] for _, headers, _ in answers]
+    assert all(TRACKING_ID.fullmatch(tracking_id) for tracking_id in ids), ids
+    assert len(set(ids)) == len(ids)
+    assert sim.stats.last_tracking_id == ids[-1]
+    assert list(sim.stats.refusals) == [
+        Refusal(401, "ann@example.com", ids[1]),
+        Refusal(400, "ann@example.com", ids[2]),
+        Refusal(429, "ann@example.com", ids[3]),
+        Refusal(404, "bob@example.com", ids[4]),
+    ]
+
+
+async def test_faults_and_scope_refusals_carry_tracking_ids_too(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    faulty = await start_sim(fail_rate=1.0, seed=3)
+    token = await get_token(session, faulty)
+    results = [await upload(session, faulty, token) for _ in range(6)]
+    assert {status for status, _, _ in results} <= {500, 502, 503}
+    ids = {headers["x-zm-trackingid"] for _, headers, _ in results}
+    assert len(ids) == 6
+
+    scopeless = await start_sim(scopes="user:read:user:admin")
+    token = await get_token(session, scopeless)
+    status, headers, _ = await upload(session, scopeless, token)
+    assert status == 400
+    assert TRACKING_ID.fullmatch(headers["x-zm-trackingid"])
+    assert scopeless.stats.refusals[-1].tracking_id == headers["x-zm-trackingid"]
+
+
+async def test_the_refusals_kept_are_bounded(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim()
+    for _ in range(300):
+        await upload(session, sim, "made-up")
+    assert sim.stats.unauthorized == 300
+    assert len(sim.stats.refusals) == 256
+    assert sim.stats.refusals[-1].tracking_id == sim.stats.last_tracking_id
+
+
 # -- measurements, options, files, serve() ---------------------------------------------------
 
 
@@ -558,6 +899,19 @@ def test_part_names_read_like_aiohttp(header: str | None) -> None:
         ({"token_ttl": 0}, "token_ttl"),
         ({"client_secret": ""}, "client_secret"),
         ({"latency_ms": float("nan")}, "latency_ms"),
+        ({"scopes": "user:write:admin\tuser:read:admin"}, "scopes"),
+        ({"scopes": None}, "scopes"),
+        ({"scope_error": 4712}, "scope_error"),
+        ({"scope_status": 403}, "scope_status"),
+        ({"scope_status": 400, "scope_error": 4700}, "scope_status"),
+        ({"token_tolerance": -1}, "token_tolerance"),
+        ({"refuse_after": -1}, "refuse_after"),
+        ({"user_concurrency": 0}, "user_concurrency"),
+        ({"qps_retry_after": ""}, "qps_retry_after"),
+        ({"qps_retry_after": "1\r\nSet-Cookie: x"}, "qps_retry_after"),
+        ({"qps_retry_after": "dès demain"}, "qps_retry_after"),
+        ({"qps_type_header": "false"}, "qps_type_header"),
+        ({"max_picture_bytes": 0}, "max_picture_bytes"),
     ],
 )
 def test_bad_options_name_the_culprit(options: dict[str, Any], culprit: str) -> None:
@@ -596,3 +950,116 @@ async def test_serve_runs_until_cancelled(session: aiohttp.ClientSession) -> Non
     with pytest.raises(aiohttp.ClientConnectionError):
         async with aiohttp.ClientSession() as fresh:
             await fresh.post(f"{base_url}/oauth/token", params=params, headers=BASIC)
+
+
+def test_the_new_options_have_2026_defaults() -> None:
+    options = SimulatorOptions()
+    assert options.scopes == GRANULAR
+    assert (options.scope_error, options.scope_status, options.scope_refusal_status) == (
+        4711,
+        None,
+        400,
+    )
+    assert SimulatorOptions(scope_error=4700).scope_refusal_status == 401
+    assert (options.token_tolerance, options.refuse_after, options.user_concurrency) == (
+        None,
+        None,
+        None,
+    )
+    assert (options.qps_retry_after, options.qps_type_header) == (None, True)
+    assert options.max_picture_bytes == MAX_PICTURE_BYTES == 2_000_000
+
+
+# -- the command line and the config file's simulator: section -------------------------------
+
+ALL_NEW = {
+    "scopes": "user:read:admin user:write:admin",
+    "scope_error": 4700,
+    "scope_status": 403,
+    "token_tolerance": 1,
+    "refuse_after": 50,
+    "user_concurrency": 2,
+    "qps_retry_after": "2026-12-02T10:00:00Z",
+    "qps_type_header": False,
+    "max_picture_bytes": 2_097_152,
+}
+FLAGS = [
+    *("--scopes", "user:read:admin user:write:admin"),
+    *("--scope-error", "4700", "--scope-status", "403"),
+    *("--token-tolerance", "1", "--refuse-after", "50", "--user-concurrency", "2"),
+    *("--qps-retry-after", "2026-12-02T10:00:00Z", "--qps-type-header", "false"),
+    *("--max-picture-bytes", "2097152"),
+]
+
+
+def chosen(options: SimulatorOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in ALL_NEW}
+
+
+def test_run_takes_the_new_settings_as_sim_flags() -> None:
+    flags = [flag.replace("--", "--sim-", 1) if flag.startswith("--") else flag for flag in FLAGS]
+    args = build_parser().parse_args(["run", "m.csv", "--simulate", *flags])
+    assert chosen(simulator_options(args, {}, None)) == ALL_NEW
+
+
+def test_simulate_takes_the_new_settings_as_flags() -> None:
+    args = build_parser().parse_args(["simulate", *FLAGS])
+    assert chosen(simulator_options(args, {}, None)) == ALL_NEW
+
+
+@pytest.mark.parametrize("word", ["true", "yes", "on", "1", "false", "no", "off", "0"])
+def test_the_boolean_flag_reads_true_and_false(word: str) -> None:
+    args = build_parser().parse_args(["simulate", "--qps-type-header", word])
+    assert simulator_options(args, {}, None).qps_type_header is (word in {"true", "yes", "on", "1"})
+
+
+def test_a_bad_boolean_flag_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["simulate", "--qps-type-header", "maybe"])
+    assert exit_info.value.code == 2
+    assert "--qps-type-header: invalid boolean value: 'maybe'" in capsys.readouterr().err
+
+
+def test_the_config_file_takes_the_new_settings(tmp_path: Path) -> None:
+    path = tmp_path / "zoom-batch.yaml"
+    path.write_text(
+        "simulator:\n"
+        "  scopes: user:read:admin user:write:admin\n"
+        "  scope-error: 4700\n"
+        "  scope_status: 403\n"
+        "  token_tolerance: 1\n"
+        "  refuse-after: 50\n"
+        "  user_concurrency: 2\n"
+        "  qps_retry_after: '2026-12-02T10:00:00Z'\n"
+        "  qps_type_header: false\n"
+        "  max_picture_bytes: 2097152\n"
+    )
+    section = read_config_file(path, {}, sections=FILE_SECTIONS)["simulator"]
+    args = argparse.Namespace()
+    assert chosen(simulator_options(args, section, None)) == ALL_NEW
+    # A flag wins over the file; a list of scopes and a number as Retry-After read as text.
+    flagged = build_parser().parse_args(["simulate", "--user-concurrency", "5"])
+    listed = {**section, "scopes": ["user:write:admin", "user:read:admin"]}
+    options = simulator_options(flagged, {**listed, "qps_retry_after": 86400}, None)
+    assert (options.user_concurrency, options.scopes, options.qps_retry_after) == (
+        5,
+        "user:write:admin user:read:admin",
+        "86400",
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"qps_retry_after": datetime(2026, 12, 2, 10, tzinfo=UTC)}, "qps_retry_after: expected"),
+        ({"qps_type_header": "maybe"}, "qps_type_header: expected true or false"),
+        ({"scopes": 42.5}, "scopes: expected text"),
+        ({"user_concurrency": "many"}, "user_concurrency: expected a number"),
+        ({"user_concurrency": 0}, "simulator option user_concurrency must be >= 1"),
+        ({"scope_error": 4710}, "simulator option scope_error must be 4711 or 4700"),
+        ({"token_tolerance": -1}, "simulator option token_tolerance"),
+    ],
+)
+def test_bad_config_file_settings_name_the_setting(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        simulator_options(argparse.Namespace(), section, None)

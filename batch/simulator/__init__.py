@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._app import (
     MAX_PICTURE_BYTES,
     ReceivedPicture,
+    Refusal,
     Simulator,
     SimulatorOptions,
     SimulatorStats,
@@ -21,6 +22,7 @@ from ._app import (
 __all__ = [
     "MAX_PICTURE_BYTES",
     "ReceivedPicture",
+    "Refusal",
     "Simulator",
     "SimulatorOptions",
     "SimulatorStats",

@@ -1,13 +1,23 @@
-"""The built-in Zoom simulator: the two endpoints zoom-batch uses, faithful to ZOOM_API.md.
+"""The built-in Zoom simulator: the endpoints zoom-batch uses, faithful to ZOOM_API.md.
 
-It serves ``POST /oauth/token`` (Server-to-Server OAuth) and ``POST /v2/users/{userId}/picture``
-with Zoom's answers, Medium-label rate limits, an optional daily quota, a user directory and
-injected faults. Users run it with ``zoom-batch simulate`` or ``zoom-batch run --simulate``; the
-end-to-end tests and benchmarks run it in-process and assert on its exact counters.
+It serves ``POST /oauth/token`` (Server-to-Server OAuth), ``POST /v2/users/{userId}/picture``
+and ``DELETE /v2/users/{userId}/picture`` with Zoom's answers, Medium-label rate limits, an
+optional daily quota, a user directory and injected faults, and, on request, Zoom's rougher
+edges: tokens without the picture scopes, older tokens invalidated by newer ones, an app
+revoked mid-run, the per-user concurrency 429, odd headers on per-second 429s. Every picture
+answer carries a unique ``x-zm-trackingid``. Users run it with ``zoom-batch simulate`` or
+``zoom-batch run --simulate``; the end-to-end tests and benchmarks run it in-process and assert
+on its exact counters.
 
-A picture request is *accepted* when it passed the rate limits (it was answered 201, 400 or
-404). Requests refused with 401, an injected fault or a 429 do not count against the per-second
-window, so ``max_requests_in_window(accepted_only=True)`` never exceeds an integral rate limit.
+A picture call is admitted in this order, all before its body is read: the token (401/124:
+unknown, expired, superseded, or the app revoked), its scopes (4711 or 4700), injected faults
+(5xx or a dropped connection), per-user concurrency (429 "Too many concurrent requests."), the
+per-second limit (429 QPS), the daily quota (429 Daily-limit). Then come the user directory
+(404/1001) and the file's checks (400/120).
+
+A picture request is *accepted* when it passed every admission step (it was answered 201, 204,
+400 or 404). Requests refused at admission do not count against the per-second window, so
+``max_requests_in_window(accepted_only=True)`` never exceeds an integral rate limit.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, ClientError, hdrs, web
@@ -40,18 +50,34 @@ from PIL import Image
 
 from .._clock import iso_utc, next_midnight_utc, utc_now
 from .._exceptions import ConfigError
+from ._tokens import (
+    GRANULAR_SCOPES,
+    REMOVE_PICTURE,
+    UPLOAD_PICTURE,
+    ScopeRule,
+    TokenBook,
+    check_scopes,
+)
 
 _log = logging.getLogger(__name__)
 
-#: Zoom refuses pictures larger than this ("File size cannot exceed 2M").
-MAX_PICTURE_BYTES: Final = 2 * 1024 * 1024
+#: The default of ``max_picture_bytes``: Zoom's "2M" read pessimistically (ZOOM_API.md: a file
+#: between 2,000,000 and 2,097,152 bytes may be refused), so the simulator refuses it.
+MAX_PICTURE_BYTES: Final = 2_000_000
 # Larger pictures are hashed and decoded in a worker thread so the event loop keeps serving.
 # Measured with client and simulator in one process (noise JPEGs): inline is faster up to
 # ~200 KB (57 KB: 580/s inline vs 500/s threaded), the thread from ~400 KB (78/s vs 133/s).
 _THREAD_DECODE_BYTES: Final = 256 * 1024
 _READ_CHUNK: Final = 64 * 1024
 _VERDICTS_KEPT: Final = 4096
-_SCOPE: Final = "user:write:admin"
+_REFUSALS_KEPT: Final = 256
+#: The default ``scope`` of issued tokens: a 2024+ app's granular scopes, all zoom-batch needs.
+_SCOPE: Final = GRANULAR_SCOPES
+_TRACKING_HEADER: Final = "x-zm-trackingid"
+# Zoom's shape, e.g. "v=2.0;clid=us06;rid=WEB_" + 32 hex digits.
+_TRACKING_PREFIX: Final = "v=2.0;clid=sim;rid=WEB_"
+#: Allowed HTTP statuses per scope-refusal code, the first one the default (ZOOM_API.md).
+_SCOPE_STATUSES: Final = {4711: (400, 401), 4700: (401, 403)}
 _GRANT_TYPE: Final = "account_credentials"
 _JPEG_MAGIC: Final = b"\xff\xd8\xff"
 _PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
@@ -66,6 +92,7 @@ _MSG_DAILY: Final = (
 _MSG_EMPTY: Final = "File is empty"
 _MSG_TOO_BIG: Final = "File size cannot exceed 2M"
 _MSG_NOT_IMAGE: Final = "Only jpg/jpeg, gif or png image file can be uploaded."
+_MSG_SCOPES: Final = "Invalid access token, does not contain scopes"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +119,36 @@ class SimulatorOptions:
     latency_jitter_ms: float = 0.0
     #: ``expires_in`` of issued tokens, seconds.
     token_ttl: int = 3600
-    #: Seed for fault injection and latency jitter, for reproducible runs.
+    #: Seed for fault injection, latency jitter and tracking ids, for reproducible runs.
     seed: int | None = None
+    #: The space-separated ``scope`` of issued tokens; the picture calls check it. Uploading
+    #: needs ``user:write:profile_picture:admin`` (or the older ``user:write:admin``), removing
+    #: ``user:delete:profile_picture:admin`` (or ``user:write:admin``); for ``me`` their
+    #: user-level forms do too (``user:write:profile_picture``, ``user:write``, ...).
+    scopes: str = _SCOPE
+    #: Zoom's code for a token lacking a scope: 4711 (granular apps, "...does not contain
+    #: scopes:[user:write:profile_picture:admin].") or 4700 (classic apps, no list).
+    scope_error: int = 4711
+    #: HTTP status of that refusal; None is the code's usual one: 400 for 4711 (else 401), 401
+    #: for 4700 (else 403). Zoom has not confirmed 4711's.
+    scope_status: int | None = None
+    #: None: every unexpired token stays valid. N: issuing a token invalidates all but the
+    #: newest N + 1 (0: only the newest is valid).
+    token_tolerance: int | None = None
+    #: After this many successful picture calls (201 or 204) every token is refused with
+    #: 401/124, new ones too, while tokens are still issued: the app was deactivated. Calls
+    #: already admitted finish normally. None: never.
+    refuse_after: int | None = None
+    #: More picture calls than this in flight for one user get 429 "Too many concurrent
+    #: requests." (no X-RateLimit-Type, no Retry-After). None: no such limit.
+    user_concurrency: int | None = None
+    #: Sent verbatim as ``Retry-After`` on every per-second 429 ("86400", "inf", a date...).
+    qps_retry_after: str | None = None
+    #: Whether per-second 429s carry ``X-RateLimit-Type: QPS`` (Zoom's headers are not always
+    #: all present).
+    qps_type_header: bool = True
+    #: Larger pictures get 400/120 "File size cannot exceed 2M".
+    max_picture_bytes: int = MAX_PICTURE_BYTES
 
     def __post_init__(self) -> None:
         for name in ("account_id", "client_id", "client_secret"):
@@ -113,6 +168,51 @@ class SimulatorOptions:
             raise ConfigError(f"simulator option daily_limit must be >= 0, got {self.daily_limit}")
         if self.token_ttl < 1:
             raise ConfigError(f"simulator option token_ttl must be >= 1, got {self.token_ttl}")
+        self._check_scope_options()
+        for name, least in (
+            ("token_tolerance", 0),
+            ("refuse_after", 0),
+            ("user_concurrency", 1),
+            ("max_picture_bytes", 1),
+        ):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < least):
+                raise ConfigError(f"simulator option {name} must be >= {least}, got {value!r}")
+        retry_after = self.qps_retry_after
+        if retry_after is not None and (
+            not isinstance(retry_after, str)
+            or not retry_after.strip()
+            or not (retry_after.isascii() and retry_after.isprintable())
+        ):
+            raise ConfigError(
+                f"simulator option qps_retry_after must be a header value, got {retry_after!r}"
+            )
+        if not isinstance(self.qps_type_header, bool):
+            raise ConfigError(
+                f"simulator option qps_type_header must be true or false,"
+                f" got {self.qps_type_header!r}"
+            )
+
+    def _check_scope_options(self) -> None:
+        check_scopes("scopes", self.scopes)
+        statuses = _SCOPE_STATUSES.get(self.scope_error)
+        if statuses is None:
+            raise ConfigError(
+                f"simulator option scope_error must be 4711 or 4700, got {self.scope_error!r}"
+            )
+        if self.scope_status is not None and self.scope_status not in statuses:
+            allowed = " or ".join(map(str, statuses))
+            raise ConfigError(
+                f"simulator option scope_status must be {allowed} with scope_error"
+                f" {self.scope_error}, got {self.scope_status!r}"
+            )
+
+    @property
+    def scope_refusal_status(self) -> int:
+        """The HTTP status of a scope refusal: ``scope_status`` or the code's usual one."""
+        if self.scope_status is not None:
+            return self.scope_status
+        return _SCOPE_STATUSES[self.scope_error][0]
 
 
 @dataclass(slots=True)
@@ -127,9 +227,22 @@ class ReceivedPicture:
     received_at: float  #: ``time.monotonic()`` when it arrived, comparable with ``arrivals``
 
 
+class Refusal(NamedTuple):
+    """A picture call answered with an error status, as the client saw it."""
+
+    status: int
+    user: str  #: as addressed, decoded
+    tracking_id: str  #: the answer's ``x-zm-trackingid``
+
+
 @dataclass(slots=True)
 class SimulatorStats:
-    """Exact counters. The picture outcome counters add up to ``picture_requests``."""
+    """Exact counters. The picture outcome counters add up to ``picture_requests``.
+
+    The outcome counters are ``uploads``, ``removals``, ``unauthorized``, ``scope_refused``,
+    ``server_errors``, ``dropped``, ``concurrency_limited``, ``rate_limited``,
+    ``daily_limited``, ``not_found``, ``bad_requests`` and ``aborted``: one per request.
+    """
 
     token_requests: int = 0  #: all token requests, refused ones included
     token_refused: int = 0  #: token requests answered 400 or 401
@@ -138,16 +251,22 @@ class SimulatorStats:
     removals: int = 0  #: 204, pictures removed
     rate_limited: int = 0  #: 429, per-second limit
     daily_limited: int = 0  #: 429, daily limit
+    concurrency_limited: int = 0  #: 429, too many calls in flight for one user
     server_errors: int = 0  #: injected 5xx
     dropped: int = 0  #: injected dropped connections
-    unauthorized: int = 0  #: 401 on picture requests
+    unauthorized: int = 0  #: 401/124 on picture requests (unknown, expired, superseded, revoked)
+    scope_refused: int = 0  #: 4711 or 4700: the token lacks the call's scope
     bad_requests: int = 0  #: 400
     not_found: int = 0  #: 404
     aborted: int = 0  #: the client went away while its body was being read
     #: ``time.monotonic()`` arrival time of every picture request, in arrival order.
     arrivals: array[float] = field(default_factory=lambda: array("d"))
-    #: Parallel to ``arrivals``: 1 when that request was accepted (passed the rate limits).
+    #: Parallel to ``arrivals``: 1 when that request was accepted (passed admission).
     accepted: array[int] = field(default_factory=lambda: array("B"))
+    #: The ``x-zm-trackingid`` of the latest picture answer ("" before the first).
+    last_tracking_id: str = ""
+    #: The latest picture answers with a status of 400 or more, oldest first (bounded).
+    refusals: deque[Refusal] = field(default_factory=lambda: deque(maxlen=_REFUSALS_KEPT))
 
 
 def load_users_file(path: Path) -> frozenset[str]:
@@ -233,6 +352,8 @@ def _error_body(code: int, message: str) -> bytes:
 _BODY_TOKEN: Final = _error_body(124, "Invalid access token.")
 _BODY_QPS: Final = _error_body(429, _MSG_QPS)
 _BODY_DAILY: Final = _error_body(429, _MSG_DAILY)
+_BODY_CONCURRENT: Final = _error_body(429, "Too many concurrent requests.")
+_BODY_CLASSIC_SCOPES: Final = _error_body(4700, _MSG_SCOPES + ".")
 _BODY_NO_FILENAME: Final = _error_body(120, "")
 _BODY_EMPTY: Final = _error_body(120, _MSG_EMPTY)
 _BODY_TOO_BIG: Final = _error_body(120, _MSG_TOO_BIG)
@@ -339,11 +460,19 @@ class Simulator:
         self._utc_now = utc_now
         self._users = None if options.users is None else _UserDirectory(options.users)
         self._limit = _SlidingWindowLimit(options.rate_limit)
-        self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self._tokens = TokenBook(options.token_tolerance)
+        self._scope_text = " ".join(options.scopes.split())
+        self._scopes = check_scopes("scopes", options.scopes)
+        self._scope_status = options.scope_refusal_status
         self._verdicts: dict[str, bytes | None] = {}  # sha256 -> _image_problem's answer
         self._credentials = f"{options.client_id}:{options.client_secret}".encode()
         self._fault_rng = random.Random(options.seed)
         self._latency_rng = random.Random(None if options.seed is None else options.seed + 1)
+        self._tracking_rng = random.Random(None if options.seed is None else options.seed + 2)
+        self._tracking_serial = 0  # makes tracking ids unique whatever the random part draws
+        self._successes = 0  # 201s and 204s, for refuse_after
+        self._refuse_at = math.inf if options.refuse_after is None else options.refuse_after
+        self._in_flight: dict[str, int] = {}  # user key -> admitted calls not yet answered
         self._day: date | None = None
         self._daily_used = 0
         self._daily_pending = 0  # admitted uploads still being read: keeps the quota exact
@@ -412,6 +541,14 @@ class Simulator:
         """Invalidate every token issued so far: the next picture requests get 401/124."""
         self._tokens.clear()
 
+    def set_scopes(self, scopes: str) -> None:
+        """Change the app's scopes now: tokens issued from now on carry these (space-separated).
+
+        Tokens issued earlier keep the scopes they were issued with, as at Zoom.
+        """
+        self._scopes = check_scopes("scopes", scopes)
+        self._scope_text = " ".join(scopes.split())
+
     def set_rate_limit(self, per_second: float) -> None:
         """Change the per-second limit now (0 = unlimited); admissions already made still count."""
         if not math.isfinite(per_second) or per_second < 0:
@@ -441,16 +578,14 @@ class Simulator:
         if response is not None:
             self.stats.token_refused += 1
             return response
-        now = time.monotonic()
-        self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = now + self.options.token_ttl
+        ttl = self.options.token_ttl
+        token = self._tokens.issue(time.monotonic(), ttl, self._scopes)
         return web.json_response(
             {
                 "access_token": token,
                 "token_type": "bearer",
-                "expires_in": self.options.token_ttl,
-                "scope": _SCOPE,
+                "expires_in": ttl,
+                "scope": self._scope_text,
                 # Zoom gives the API host without /v2.
                 "api_url": self._base_url or str(request.url.origin()),
             }
@@ -470,40 +605,64 @@ class Simulator:
 
     async def _picture(self, request: web.Request) -> web.StreamResponse:
         """``POST /users/{userId}/picture``."""
-        return await self._medium(request, self._receive)
+        return await self._medium(request, UPLOAD_PICTURE, self._receive)
 
     async def _remove_picture(self, request: web.Request) -> web.StreamResponse:
         """``DELETE /users/{userId}/picture``: a Medium call too, on the same budget."""
-        return await self._medium(request, self._remove)
+        return await self._medium(request, REMOVE_PICTURE, self._remove)
 
     async def _medium(
         self,
         request: web.Request,
+        rule: ScopeRule,
         handle: Callable[[web.Request, str, float], Awaitable[web.Response]],
     ) -> web.StreamResponse:
-        """A picture call: admission (token, faults, limits), then ``handle``, then latency."""
+        """A picture call: admission, then ``handle``, then latency; a tracking id on each."""
         arrived = time.monotonic()
         stats = self.stats
         stats.picture_requests += 1
         delay = self._draw_latency()
         # The raw segment keeps an encoded "/" apart from the path separators.
         user = unquote(request.rel_url.raw_parts[-2])
+        slot: str | None = None
         try:
-            response = self._admit(request, arrived)
-            if response is None:
-                response = await handle(request, user, arrived)
-        except _Drop:
-            stats.dropped += 1
+            try:
+                response, slot = self._admit(request, user, rule, arrived)
+                if response is None:
+                    response = await handle(request, user, arrived)
+            except _Drop:
+                stats.dropped += 1
+                if delay:
+                    await asyncio.sleep(delay)
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=204)  # never reaches the client
+            self._track(response, user)
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s picture %s -> %d", request.method, user, response.status)
             if delay:
                 await asyncio.sleep(delay)
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=204)  # never reaches the client
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s picture %s -> %d", request.method, user, response.status)
-        if delay:
-            await asyncio.sleep(delay)
-        return response
+            return response
+        finally:
+            if slot is not None:
+                left = self._in_flight[slot] - 1
+                if left:
+                    self._in_flight[slot] = left
+                else:
+                    del self._in_flight[slot]
+
+    def _track(self, response: web.Response, user: str) -> None:
+        """Give ``response`` its unique ``x-zm-trackingid``; remember it if it is a refusal."""
+        self._tracking_serial += 1
+        tracking_id = (
+            f"{_TRACKING_PREFIX}{self._tracking_rng.getrandbits(64):016x}"
+            f"{self._tracking_serial:016x}"
+        )
+        response.headers[_TRACKING_HEADER] = tracking_id
+        stats = self.stats
+        stats.last_tracking_id = tracking_id
+        if response.status >= 400:
+            stats.refusals.append(Refusal(response.status, user, tracking_id))
 
     def _draw_latency(self) -> float:
         opts = self.options
@@ -513,16 +672,26 @@ class Simulator:
         ms = opts.latency_ms + (self._latency_rng.uniform(-jitter, jitter) if jitter else 0.0)
         return max(0.0, ms) / 1000.0
 
-    def _admit(self, request: web.Request, arrived: float) -> web.Response | None:
-        """Steps 1-4, all before the body is read: token, faults, per-second, daily."""
+    def _admit(
+        self, request: web.Request, user: str, rule: ScopeRule, arrived: float
+    ) -> tuple[web.Response | None, str | None]:
+        """All before the body is read: token, scope, faults, concurrency, per-second, daily.
+
+        Returns the refusal (None when admitted) and the user's concurrency slot, if one was
+        taken: the caller frees it once the answer is ready, whatever the answer.
+        """
         stats = self.stats
         stats.arrivals.append(arrived)
         scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
-        expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if expiry is None or arrived >= expiry:
+        held = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if held is None or arrived >= held.expiry or self._successes >= self._refuse_at:
             stats.accepted.append(0)
             stats.unauthorized += 1
-            return _json(401, _BODY_TOKEN)
+            return _json(401, _BODY_TOKEN), None
+        if not rule.allows(held.scopes, user):
+            stats.accepted.append(0)
+            stats.scope_refused += 1
+            return self._refuse_scope(rule, user), None
         opts = self.options
         if opts.fail_rate or opts.drop_rate:
             draw = self._fault_rng.random()
@@ -533,11 +702,20 @@ class Simulator:
                 stats.accepted.append(0)
                 stats.server_errors += 1
                 status, body, content_type = self._fault_rng.choice(_FAULTS)
-                return web.Response(status=status, body=body, content_type=content_type)
+                return web.Response(status=status, body=body, content_type=content_type), None
+        slot = None
+        if opts.user_concurrency is not None:
+            slot = user.lower() if "@" in user else user
+            busy = self._in_flight.get(slot, 0)
+            if busy >= opts.user_concurrency:
+                stats.accepted.append(0)
+                stats.concurrency_limited += 1
+                return _json(429, _BODY_CONCURRENT), None
+            self._in_flight[slot] = busy + 1
         if self._limit.full(arrived):
             stats.accepted.append(0)
             stats.rate_limited += 1
-            return self._refuse_qps()
+            return self._refuse_qps(), slot
         daily = opts.daily_limit
         if daily is not None:
             now = self._utc_now()
@@ -547,23 +725,28 @@ class Simulator:
             if self._daily_used + self._daily_pending >= daily:
                 stats.accepted.append(0)
                 stats.daily_limited += 1
-                return self._refuse_daily(daily, now)
+                return self._refuse_daily(daily, now), slot
             self._daily_pending += 1
         self._limit.add(arrived)
         stats.accepted.append(1)
-        return None
+        return None, slot
+
+    def _refuse_scope(self, rule: ScopeRule, user: str) -> web.Response:
+        if self.options.scope_error == 4700:
+            return _json(self._scope_status, _BODY_CLASSIC_SCOPES)
+        body = _error_body(4711, f"{_MSG_SCOPES}:{rule.missing(user)}.")
+        return _json(self._scope_status, body)
 
     def _refuse_qps(self) -> web.Response:
-        return _json(
-            429,
-            _BODY_QPS,
-            {
-                "X-RateLimit-Category": "Medium",
-                "X-RateLimit-Type": "QPS",
-                "X-RateLimit-Limit": _format_rate(self._limit.rate),
-                "X-RateLimit-Remaining": "0",
-            },
-        )
+        opts = self.options
+        headers = {"X-RateLimit-Category": "Medium"}
+        if opts.qps_type_header:
+            headers["X-RateLimit-Type"] = "QPS"
+        headers["X-RateLimit-Limit"] = _format_rate(self._limit.rate)
+        headers["X-RateLimit-Remaining"] = "0"
+        if opts.qps_retry_after is not None:
+            headers[hdrs.RETRY_AFTER] = opts.qps_retry_after
+        return _json(429, _BODY_QPS, headers)
 
     @staticmethod
     def _refuse_daily(daily: int, now: datetime) -> web.Response:
@@ -581,7 +764,7 @@ class Simulator:
         )
 
     async def _receive(self, request: web.Request, user: str, arrived: float) -> web.Response:
-        """Steps 5-7 for an admitted request: user directory, body checks, then the upload."""
+        """After admission: user directory, body checks, then the upload."""
         stats = self.stats
         uploaded = False
         try:
@@ -612,7 +795,7 @@ class Simulator:
                     self._daily_used += 1
 
     async def _remove(self, request: web.Request, user: str, arrived: float) -> web.Response:
-        """Step 5 for an admitted removal: the user directory, then the picture goes."""
+        """After admission: the user directory, then the picture goes."""
         removed = False
         try:
             if self._users is not None and user not in self._users:
@@ -620,6 +803,7 @@ class Simulator:
                 return _json(404, _error_body(1001, f"User does not exist: {user}."))
             self.received.pop(user.lower() if "@" in user else user, None)
             self.stats.removals += 1
+            self._successes += 1
             removed = True
             return web.Response(status=204)
         finally:
@@ -644,8 +828,8 @@ class Simulator:
     async def _read_picture(self, request: web.Request) -> tuple[bytes, str, str] | bytes:
         """The ``pic_file`` part as (bytes, filename, content type), or a 400 body.
 
-        Reads at most 2 MB plus one chunk of the part: a larger file is refused without
-        buffering the rest.
+        Reads at most ``max_picture_bytes`` plus one chunk of the part: a larger file is
+        refused without buffering the rest.
         """
         # Not request.content_type: its parser takes ~0.7 ms and misses its cache on every
         # request, as each multipart boundary is new (measured with aiohttp 3.14).
@@ -667,9 +851,10 @@ class Simulator:
             if not filename:
                 return _BODY_NO_FILENAME
             buffer = bytearray()
+            limit = self.options.max_picture_bytes
             while chunk := await part.read_chunk(_READ_CHUNK):
                 buffer += chunk
-                if len(buffer) > MAX_PICTURE_BYTES:
+                if len(buffer) > limit:
                     return _BODY_TOO_BIG
         except (ValueError, KeyError, AssertionError):
             # Malformed multipart (bad boundary, truncated part): nothing usable was sent.
@@ -699,6 +884,7 @@ class Simulator:
             received_at=arrived,
         )
         self.stats.uploads += 1
+        self._successes += 1
         base = self._base_url or str(request.url.origin())
         extension = "png" if data.startswith(_PNG_MAGIC) else "jpg"
         location = f"{base}/p/{quote(key, safe='')}/{digest[:16]}.{extension}"
