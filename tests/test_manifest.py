@@ -7,6 +7,7 @@ what ``open_manifest`` and ``Manifest`` add: the file, its format, the row count
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import tracemalloc
 from pathlib import Path
@@ -61,12 +62,14 @@ def test_a_manifest_counts_then_streams_its_rows(
         for n, line, user, file, to in rows
     ]
     assert list(manifest.rows()) == expected
-    assert list(manifest.rows()) == expected  # each call reads the file again
+    assert list(manifest.rows()) == expected  # each call reads the snapshot again
+    assert (manifest.size, manifest.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    manifest.close()
 
 
 def test_a_manifest_holds_what_it_says_and_nothing_else() -> None:
     fields = [field.name for field in dataclasses.fields(Manifest)]
-    assert fields == ["path", "format", "total", "columns"]
+    assert fields == ["path", "format", "total", "columns", "snapshot"]
 
 
 @pytest.mark.parametrize(
@@ -83,9 +86,9 @@ def test_the_format_flag_overrides_the_extension(
     tmp_path: Path, name: str, fmt: str | None, expected: str
 ) -> None:
     data = b"a@x.com: a.jpg\n" if expected == "yaml" else b"email,file\na@x.com,a.jpg\n"
-    manifest = open_manifest(write(tmp_path / name, data), format=fmt)
-    assert manifest.format == expected
-    assert [(r.user, r.file) for r in manifest.rows()] == [("a@x.com", "a.jpg")]
+    with open_manifest(write(tmp_path / name, data), format=fmt) as manifest:
+        assert manifest.format == expected
+        assert [(r.user, r.file) for r in manifest.rows()] == [("a@x.com", "a.jpg")]
 
 
 @pytest.mark.parametrize(
@@ -191,12 +194,26 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
     assert str(caught.value) == f"{path}: permission denied reading the manifest"
 
 
-def test_a_file_changed_after_the_check_is_reported_where_it_breaks(tmp_path: Path) -> None:
+def test_a_file_changed_after_the_check_changes_nothing(tmp_path: Path) -> None:
+    """The rows are read from the snapshot the check read: the file is never read again."""
     path = write(tmp_path / "m.csv", b"email,file\na@x.com,a.jpg\nb@x.com,b.jpg\n")
-    manifest = open_manifest(path)
-    write(path, b"email,file\na@x.com,a.jpg\nb@x.com,caf\xe9.jpg\n")
-    with pytest.raises(ManifestError, match=r"m\.csv: line 3: not UTF-8 text"):
-        list(manifest.rows())
+    with open_manifest(path) as manifest:
+        write(path, b"email,file\na@x.com,a.jpg\nb@x.com,caf\xe9.jpg\n")
+        assert [(r.line, r.file) for r in manifest.rows()] == [(2, "a.jpg"), (3, "b.jpg")]
+
+
+def test_a_manifest_built_by_hand_reads_its_file_at_each_pass(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.csv", b"email,file\na@x.com,a.jpg\n")
+    manifest = Manifest(path, "csv", 1)
+    assert [r.user for r in manifest.rows()] == ["a@x.com"]
+    write(path, b"email,file\nb@x.com,b.jpg\n")
+    assert [r.user for r in manifest.rows()] == ["b@x.com"]
+    assert (manifest.size, manifest.sha256) == (None, None)
+    manifest.close()  # nothing to close: harmless
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(ManifestError, match=r"m\.csv: is a pipe, not a manifest file"):
+        next(manifest.rows())
 
 
 def test_rows_stream_without_reading_everything(tmp_path: Path) -> None:
@@ -205,22 +222,22 @@ def test_rows_stream_without_reading_everything(tmp_path: Path) -> None:
         handle.write("email,file\n")
         for i in range(50_000):
             handle.write(f"u{i}@x.com,p{i}.jpg\n")
-    manifest = open_manifest(path)
-    assert manifest.total == 50_000
-    rows = manifest.rows()
-    first = next(rows)
-    assert (first.row, first.user) == (1, "u0@x.com")
-    # A generator: nothing beyond what was asked for has been built.
-    assert sum(1 for _ in rows) == 49_999
+    with open_manifest(path) as manifest:
+        assert manifest.total == 50_000
+        rows = manifest.rows()
+        first = next(rows)
+        assert (first.row, first.user) == (1, "u0@x.com")
+        # A generator: nothing beyond what was asked for has been built.
+        assert sum(1 for _ in rows) == 49_999
 
 
 def _peak_bytes(path: Path) -> int:
     """The most memory Python held while checking the manifest and reading every row."""
     tracemalloc.start()
     try:
-        manifest = open_manifest(path)
-        for _row in manifest.rows():
-            pass
+        with open_manifest(path) as manifest:
+            for _row in manifest.rows():
+                pass
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

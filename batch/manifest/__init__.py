@@ -2,7 +2,8 @@
 
 :func:`open_manifest` checks a file end to end and counts its rows (raising
 :class:`~batch._exceptions.ManifestError` before any row when it is unusable);
-:meth:`Manifest.rows` streams them as :class:`~batch._models.ManifestRow`.
+:meth:`Manifest.rows` streams them as :class:`~batch._models.ManifestRow`. The file is read
+once, into a private snapshot that both read (``_snapshot.py``): close the manifest when done.
 
 Underneath, :func:`reader_for` gives a format's reader: ``reader(stream, source)`` reads a
 binary stream into :class:`Record` rows, one value per column of the table in ``_columns.py``.
