@@ -129,7 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (run, remove):
         sub.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
         sub.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
-        sub.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at once")
+        sub.add_argument(
+            "--concurrency",
+            type=int,
+            metavar="N",
+            help="most rows in progress (default: follows latency)",
+        )
+        sub.add_argument(
+            "--memory-budget",
+            type=int,
+            metavar="MB",
+            dest="memory_budget_mb",
+            help="photo bytes held in memory at once (256)",
+        )
         sub.add_argument("--dry-run", action="store_true", default=None, help="check, send nothing")
         sub.add_argument(
             "--simulate", action="store_true", help="run against the built-in simulator"
@@ -189,6 +201,7 @@ _FLAG_KEYS = (
     "api_url",
     "oauth_url",
     "concurrency",
+    "memory_budget_mb",
     "dry_run",
     "state",
     "no_state",

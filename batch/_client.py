@@ -7,6 +7,8 @@ package looks at the API's status codes.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import json
 import math
@@ -17,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import aiohttp.payload
 from yarl import URL
 
 from ._auth import Token, TokenSource
@@ -33,9 +36,12 @@ from ._exceptions import (
 from ._http import Answer, exchange
 from ._models import PreparedImage
 from ._scopes import DELETE_PICTURE, UPLOAD_PICTURE, ScopeNeed
+from ._window import READ_BUFFER
 
 #: Bodies above this go as a stream (aiohttp's ``payload.TOO_LARGE_BYTES_BODY`` is 1 MiB).
 _STREAM_ABOVE = 1024 * 1024
+#: Bytes read from disk at a time for a streamed picture: what one request holds in memory.
+_CHUNK = READ_BUFFER
 
 #: Zoom's error codes and what they mean for an HR reader (ZOOM_API.md).
 _PLAIN_WORDS = {
@@ -211,6 +217,52 @@ def _rate_limit(
     )
 
 
+class StreamedPicture(aiohttp.payload.Payload):
+    """A picture's bytes sent from disk as they are read: its head from memory, then the file.
+
+    Memory per request is one read buffer, however large the photo. The bytes read are hashed
+    on the way; should the file have changed since it was checked, the request is cut short
+    before its end (Zoom never gets a complete part) and the attempt fails like a network fault.
+    """
+
+    def __init__(self, image: PreparedImage) -> None:
+        super().__init__(image, content_type=image.content_type)
+        self._image = image
+        self._size = image.size
+
+    async def write(self, writer: Any) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        image = self._image
+        assert image.path is not None
+        digest = hashlib.sha256(image.data)
+        await writer.write(image.data)
+        left = image.streamed
+        handle = await asyncio.to_thread(open, image.path, "rb")
+        try:
+            await asyncio.to_thread(handle.seek, image.source_offset or 0)
+            while left > 0:
+                chunk = await asyncio.to_thread(_read_hashed, handle, min(left, _CHUNK), digest)
+                if not chunk:
+                    break
+                left -= len(chunk)
+                await writer.write(chunk)
+        finally:
+            handle.close()
+        if left or digest.hexdigest() != image.sha256:
+            raise OSError(f"{image.path.name} changed on disk while it was being sent")
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a picture is not text")
+
+
+def _read_hashed(handle: Any, n: int, digest: Any) -> bytes:
+    chunk: bytes = handle.read(n)
+    digest.update(chunk)
+    return chunk
+
+
 class ZoomClient:
     """Sends one upload with the run's shared session (which carries the timeouts) and tokens."""
 
@@ -243,8 +295,14 @@ class ZoomClient:
 
     async def upload_picture(self, user: str, image: PreparedImage, token: Token) -> None:
         """Send one picture (``pic_file``, multipart). Returns on 201; raises an ApiError."""
-        # aiohttp warns that a raw-bytes body over 1 MiB may stall the loop; a stream does not.
-        data = io.BytesIO(image.data) if len(image.data) > _STREAM_ABOVE else image.data
+        data: Any
+        if image.path is not None:
+            data = StreamedPicture(image)
+        elif len(image.data) > _STREAM_ABOVE:
+            # aiohttp warns that a raw-bytes body over 1 MiB may stall the loop; a stream does not.
+            data = io.BytesIO(image.data)
+        else:
+            data = image.data
         form = aiohttp.FormData()
         form.add_field("pic_file", data, filename=image.filename, content_type=image.content_type)
         path = f"/users/{user_path(user)}/picture"

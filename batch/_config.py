@@ -81,7 +81,8 @@ class Config:
     # Pace and pool.
     plan: str = "pro"
     rate: float | None = None  #: the pace ceiling in requests/s; None = the plan's Medium limit
-    concurrency: int | None = None  #: None = derived from the rate
+    concurrency: int | None = None  #: the most rows in progress; None = from the rate
+    memory_budget_mb: int = 256  #: photo bytes the rows in progress may hold in memory, MB
     pacing: PacingPolicy = DEFAULT_POLICY
     retry: RetryPolicy = DEFAULT_RETRY
     connect_timeout: float = 10.0
@@ -101,6 +102,15 @@ class Config:
     retry_failed: Path | None = None
 
     def __post_init__(self) -> None:
+        for key in CREDENTIALS:
+            object.__setattr__(self, key, _credential(key, getattr(self, key)))
+        if self.client_id is not None and ":" in self.client_id:
+            raise _Invalid(
+                "client_id",
+                "cannot hold ':' (HTTP Basic authentication, which Zoom's OAuth server takes the"
+                " client ID in, ends it at the first ':') — copy the Client ID again from the"
+                " app's page",
+            )
         plan = str(self.plan).strip().lower()
         plan = PLAN_ALIASES.get(plan, plan)
         if plan not in MEDIUM_RATE:
@@ -116,6 +126,7 @@ class Config:
                 raise _Invalid(
                     "concurrency", f"must be at most {MAX_CONCURRENCY:,}, got {self.concurrency}"
                 )
+        _whole("memory_budget_mb", self.memory_budget_mb)
         _number("connect_timeout", self.connect_timeout)
         _number("request_timeout", self.request_timeout)
         _whole("fit_max_edge", self.fit_max_edge)
@@ -139,10 +150,17 @@ class Config:
 
     @property
     def workers(self) -> int:
-        """Concurrency: enough requests in flight to hold the pace at ~300 ms latency."""
+        """The most rows in progress: ``--concurrency``, else room for 6 s answers at full pace.
+
+        Below it the window (``_window.py``) follows the answer times actually seen.
+        """
         if self.concurrency is not None:
             return self.concurrency
-        return max(8, min(64, math.ceil(self.ceiling * 0.8)))
+        return max(16, min(MAX_CONCURRENCY, math.ceil(self.ceiling * 6)))
+
+    @property
+    def memory_budget(self) -> int:
+        return self.memory_budget_mb * 1000 * 1000  # in bytes
 
     @property
     def has_oauth(self) -> bool:
@@ -155,6 +173,40 @@ class Config:
     @property
     def max_retry_time(self) -> float:
         return self.retry.max_retry_time
+
+
+#: The credentials: each one travels in an HTTP header (Basic or Bearer authorization).
+CREDENTIALS = ("account_id", "client_id", "client_secret", "access_token")
+# What a header value cannot carry, and what Zoom's ids, secrets and tokens never hold:
+# anything but printable ASCII (spaces and control characters included).
+_NOT_IN_A_CREDENTIAL = re.compile(r"[^\x21-\x7e]")
+_NAMED = {"\n": "a line break", "\r": "a line break", "\t": "a tab", " ": "a space"}
+
+
+def _credential(key: str, value: object) -> str | None:
+    """``value`` without the spaces and line breaks around it (``$(cat token.txt)`` keeps the
+    file's last line break), None when that leaves nothing; raises _Invalid for what an
+    HTTP header cannot carry. Messages never show the value: it may be a secret."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(key, f"expected text, got {type(value).__name__}")
+    text = value.strip()
+    bad = _NOT_IN_A_CREDENTIAL.search(text)
+    if bad is not None:
+        char = bad.group()
+        if char in _NAMED:
+            what = _NAMED[char]
+        elif char.isascii():
+            what = f"the control character U+{ord(char):04X}"
+        else:
+            what = f"the non-ASCII character U+{ord(char):04X}"
+        raise _Invalid(
+            key,
+            f"holds {what} at character {bad.start() + 1} — Zoom credentials are one word of"
+            " letters, digits and punctuation; copy it again",
+        )
+    return text or None
 
 
 def _number(key: str, value: object) -> None:
@@ -247,6 +299,7 @@ _PARSERS: dict[str, Any] = {
     "plan": _plan,
     "rate": _positive_float,
     "concurrency": _positive_int,
+    "memory_budget_mb": _positive_int,
     "connect_timeout": _positive_float,
     "request_timeout": _positive_float,
     "max_attempts": _positive_int,
@@ -295,8 +348,6 @@ def read_config_file(
 
     ``sections`` names the keys it may hold besides the run settings (the CLI's own).
     """
-    import yaml  # here, not at the top: most runs have no config file, and it costs ~25 ms
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -305,13 +356,7 @@ def read_config_file(
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise ConfigError(f"{path}:{where}: {problem}") from None
+    data = _load_yaml(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -323,6 +368,54 @@ def read_config_file(
             raise ConfigError(f"{path}: unknown setting {key!r}")
         result[name] = _expand(value, environ)
     return result
+
+
+#: How deep a config file's values may nest. Its settings nest two or three levels (a
+#: section and its keys); the bound keeps a hostile file from exhausting the stack.
+MAX_DEPTH = 20
+_NEST_HINT = "a config file's settings nest a few levels at most"
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """The YAML document ``text`` (of the file ``path``), as ``yaml.safe_load`` reads it.
+
+    Refused, with a ConfigError naming the file and line, when it holds an alias (``*name``)
+    or nests deeper than :data:`MAX_DEPTH`. Aliases share one node however often they are
+    written, so a few lines of them ("billion laughs") stand for 10**9 values once walked,
+    and the settings are walked (``${ENV}`` substitution, the CLI's own sections). As the
+    manifest's YAML reader does, this looks at parser events first (no tree, no recursion),
+    and builds the document only from a file that passed.
+    """
+    import yaml  # here, not at the top: most runs have no config file, and it costs ~25 ms
+
+    try:  # the C parser where PyYAML has it (it refuses 1,000 levels itself); else Python's
+        loader: type = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+        loader = yaml.SafeLoader
+    too_deep = f"nested more than {MAX_DEPTH} levels deep — {_NEST_HINT}"
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):
+            line = event.start_mark.line + 1 if event.start_mark is not None else 0
+            if isinstance(event, yaml.AliasEvent):
+                raise ConfigError(
+                    f"{path}: line {line}: *{event.anchor} is a YAML alias; write the value out"
+                    " — a config file takes no aliases"
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(f"{path}: line {line}: {too_deep}")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=loader)  # a safe loader: plain data only
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        if "maximum nesting depth" in problem:  # libyaml's own bound, met before ours
+            problem = too_deep
+        raise ConfigError(f"{path}:{where}: {problem}") from None
 
 
 def _expand(value: Any, environ: Mapping[str, str]) -> Any:

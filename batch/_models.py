@@ -65,19 +65,29 @@ class ImageFacts:
 
 @dataclass(frozen=True, slots=True)
 class PreparedImage:
-    """An image ready to send: the exact bytes, their type and their digest."""
+    """An image ready to send: its bytes (or where to stream them from), type and digest.
+
+    The bytes sent are ``data``, then — for a photo streamed from disk — ``streamed`` bytes of
+    the file at ``path`` from ``offset`` on; ``sha256`` is the digest of all of them.
+    """
 
     data: bytes
     filename: str  #: filename sent in the multipart part (Zoom refuses a part without one)
     content_type: str  #: ``image/jpeg`` or ``image/png``, from the bytes, not the extension
-    sha256: str  #: hex digest of ``data``
+    sha256: str  #: hex digest of the bytes sent
     width: int
     height: int
     original_size: int | None = None  #: bytes of the source file when ``--fit`` re-encoded it
+    #: When the bytes sent are the source file's from this offset on, after ``data[:head_size]``
+    #: (a head rewritten without location data, or nothing): a photo that can be streamed.
+    source_offset: int | None = None
+    head_size: int = 0
+    path: Path | None = None  #: the file the rest is streamed from, when it is
+    streamed: int = 0  #: bytes streamed from ``path`` at ``offset`` (= ``source_offset``)
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) + self.streamed
 
     @property
     def fitted(self) -> bool:
@@ -92,7 +102,7 @@ class PreparedImage:
             self.sha256,
             self.width,
             self.height,
-            len(self.data),
+            self.size,
             self.original_size,
         )
 

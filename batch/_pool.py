@@ -1,12 +1,13 @@
 """The worker pool: rows in, one result per row out, in bounded memory; it knows no pictures.
 
-One producer streams rows (read in batches off the event loop) into a bounded queue;
-``workers`` workers take them in order and hand each to the :class:`Job`, whose
-:meth:`~Job.process` returns the row's result. Every row ends as exactly one result, whatever
-happens:
+A producer streams rows (read in batches off the event loop) into a bounded backlog; a
+dispatcher starts each row's :meth:`Job.process` as a task, in manifest order, as long as the
+rows in progress stay within an :class:`~batch._window.InflightWindow` (which follows the rows'
+service times, up to ``workers``); each finished row goes to the sink. Every row ends as
+exactly one result, whatever happens:
 
 * a row's failure is data, never an exception that stops the others (a job that raises anyway
-  — a bug — gets the row reported as an internal error, and the worker goes on);
+  — a bug — gets the row reported as an internal error, and the run goes on);
 * :meth:`RunControl.halt` (a job saw the daily quota spent), :meth:`RunControl.fail`
   (something the run needs cannot be used: the credentials, the state store, the report) and
   :meth:`WorkerPool.stop` (Ctrl-C) stop new work at once; the rows not started are reported
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -30,6 +32,7 @@ from typing import Protocol
 
 from ._exceptions import one_line
 from ._models import ManifestRow, RowResult, Status
+from ._window import InflightWindow
 
 __all__ = ["GRACE_SECONDS", "Job", "RunControl", "Stopped", "WorkerPool"]
 
@@ -127,7 +130,7 @@ class RunControl:
 
 
 class WorkerPool:
-    """Runs a :class:`Job` over rows with ``workers`` rows in flight; see the module doc."""
+    """Runs a :class:`Job` over rows, at most ``workers`` in progress; see the module doc."""
 
     def __init__(
         self,
@@ -137,18 +140,18 @@ class WorkerPool:
         control: RunControl,
         sink: Callable[[RowResult], None],
         grace: float = GRACE_SECONDS,
+        window: InflightWindow | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self._job = job
-        self._workers = workers
         self._control = control
         self._sink = sink
         self._grace = grace
-        self._queue: asyncio.Queue[ManifestRow | None] = asyncio.Queue(maxsize=workers * 2)
-        self._backlog: deque[ManifestRow] = deque()
-        self._rows: Iterator[ManifestRow] | None = None
+        #: Without a window, ``workers`` rows are in progress whenever there are rows.
+        self.window = window or InflightWindow(cap=workers, rate=lambda: math.inf)
         self._inflight: set[asyncio.Task[RowResult]] = set()
+        self._room = asyncio.Event()
         self._abort_handle: asyncio.TimerHandle | None = None
 
     def stop(self, *, reason: str = "interrupted") -> None:
@@ -161,6 +164,7 @@ class WorkerPool:
             self._abort_handle = loop.call_later(self._grace, self._abort)
         else:
             self._abort()
+        self._room.set()
 
     def _abort(self) -> None:
         for task in list(self._inflight):
@@ -168,81 +172,72 @@ class WorkerPool:
 
     async def run(self, rows: Iterator[ManifestRow]) -> None:
         """Process every row; returns when each has been handed to the sink once."""
-        self._rows = rows
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
+        backlog: deque[ManifestRow] = deque()
         try:
-            await self._produce()
-            for _ in workers:
-                await self._queue.put(None)
-            await asyncio.gather(*workers)
+            while True:
+                if not backlog:
+                    # Reading and parsing the manifest is blocking I/O: a thread, in batches.
+                    backlog.extend(await asyncio.to_thread(_read_batch, rows))
+                    if not backlog:
+                        break
+                while backlog:
+                    if self._control.stopping:
+                        # Let the rows in flight finish first, so the rows reported from here
+                        # on are written at once instead of piling up behind them.
+                        await self._settle()
+                        self._sink(self._left(backlog.popleft()))
+                        continue
+                    await self._wait_for_room()
+                    if self._control.stopping:
+                        continue
+                    self._start(backlog.popleft())
+            await self._settle()
         finally:
-            for task in workers:
+            # Cancelled (an abort of the whole run): every row still gets its result.
+            for task in list(self._inflight):
                 task.cancel()
+            if self._inflight:
+                await asyncio.wait(set(self._inflight))
             if self._abort_handle is not None:
                 self._abort_handle.cancel()
-        # Anything a cancelled producer left behind still gets its result.
-        while not self._queue.empty():
-            row = self._queue.get_nowait()
-            if row is not None:
+            for row in itertools.chain(backlog, rows):
                 self._sink(self._left(row))
-        for row in self._drain_rows():
-            self._sink(self._left(row))
+
+    async def _wait_for_room(self) -> None:
+        window = self.window
+        while len(self._inflight) >= window.limit and not self._control.stopping:
+            self._room.clear()
+            await self._room.wait()
+
+    async def _settle(self) -> None:
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    def _start(self, row: ManifestRow) -> None:
+        # Tasks run in the order they are created: each row's first steps, up to its first
+        # await, run in manifest order (what Job.process relies on).
+        task = asyncio.create_task(self._job.process(row))
+        self._inflight.add(task)
+        self.window.note(len(self._inflight))
+        task.add_done_callback(lambda done: self._finished(row, done))
+
+    def _finished(self, row: ManifestRow, task: asyncio.Task[RowResult]) -> None:
+        self._inflight.discard(task)
+        self._room.set()
+        if task.cancelled():
+            result = self._job.interrupted(row)
+        elif (exc := task.exception()) is not None:
+            # A bug: the row still gets its line, the run goes on.
+            message = f"internal error: {type(exc).__name__}: {exc} — please report it"
+            result = self._job.unfinished(row, Status.FAILED, one_line(message))
+        else:
+            result = task.result()
+        self._sink(result)
 
     def _left(self, row: ManifestRow) -> RowResult:
         control = self._control
         return self._job.unfinished(row, control.status or Status.NOT_ATTEMPTED, control.message)
 
-    def _drain_rows(self) -> Iterator[ManifestRow]:
-        while self._backlog:
-            yield self._backlog.popleft()
-        if self._rows is not None:
-            yield from self._rows
 
-    def _read_batch(self) -> list[ManifestRow]:
-        assert self._rows is not None
-        return list(itertools.islice(self._rows, READ_BATCH))
-
-    async def _produce(self) -> None:
-        while True:
-            if not self._backlog:
-                # Reading and parsing the manifest is blocking I/O: do it in a thread, in batches.
-                batch = await asyncio.to_thread(self._read_batch)
-                if not batch:
-                    return
-                self._backlog.extend(batch)
-            while self._backlog:
-                row = self._backlog[0]
-                if self._control.stopping:
-                    # Let the rows in flight finish first, so the rows reported from here on
-                    # are written at once instead of piling up behind them in the report.
-                    if self._inflight:
-                        await asyncio.wait(set(self._inflight))
-                    self._backlog.popleft()
-                    self._sink(self._left(row))
-                    continue
-                await self._queue.put(row)
-                self._backlog.popleft()
-
-    async def _worker(self) -> None:
-        while True:
-            row = await self._queue.get()
-            if row is None:
-                return
-            if self._control.stopping:
-                self._sink(self._left(row))
-                continue
-            task = asyncio.create_task(self._job.process(row))
-            self._inflight.add(task)
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # the worker itself is being cancelled
-                result = self._job.interrupted(row)
-            except Exception as exc:  # a bug: the row still gets its line, the worker goes on
-                message = f"internal error: {type(exc).__name__}: {exc} — please report it"
-                result = self._job.unfinished(row, Status.FAILED, one_line(message))
-            finally:
-                self._inflight.discard(task)
-            self._sink(result)
+def _read_batch(rows: Iterator[ManifestRow]) -> list[ManifestRow]:
+    return list(itertools.islice(rows, READ_BATCH))

@@ -100,6 +100,7 @@ class Tries:
     sent: int = 0  #: requests sent
     counted: int = 0  #: failures that used up an attempt
     paused: float = 0.0  #: seconds spent waiting for the daily quota (not held against it)
+    queued: float = 0.0  #: seconds spent waiting for a send slot from the pacer
 
     def elapsed(self, now: float) -> float:
         """Seconds this call has taken, not counting quota waits."""

@@ -25,6 +25,7 @@ from ._pool import RunControl, WorkerPool
 from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
 from ._scopes import UPLOAD_PICTURE, ScopeNeed
 from ._state import StateStore, default_state_path, user_key
+from ._window import ByteBudget, InflightWindow
 from .jobs import JobContext, RemoveJob, RowJob, UploadJob
 from .manifest import COLUMNS, Manifest, open_manifest
 from .photos import LocalFiles
@@ -113,6 +114,13 @@ class RunHandle:
         optional = frozenset(c.key for c in COLUMNS) - job_class.reads
         _check_outputs(config, self._manifest_path)
         manifest = open_manifest(self._manifest_path, format=self._format, optional=optional)
+        try:
+            return await self._connect_and_run(manifest, job_class)
+        finally:
+            manifest.close()  # the private snapshot the rows were read from
+
+    async def _connect_and_run(self, manifest: Manifest, job_class: type[RowJob]) -> RunSummary:
+        config = self._config
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
         if config.dry_run:
             return await self._execute(manifest, None, None)
@@ -191,7 +199,10 @@ class RunHandle:
                     seconds=seconds, reason="daily quota spent (--wait-for-quota)", rate=rate
                 ),
             )
+        window = InflightWindow(cap=config.workers, rate=lambda: pacer.rate)
         context = JobContext(
+            window=window,
+            budget=ByteBudget(config.memory_budget),
             control=control,
             sender=sender,
             state=state,
@@ -207,7 +218,7 @@ class RunHandle:
                 control.fail(report.error)  # no row may go unreported: stop sending
             observer.row_finished(result)
 
-        pool = WorkerPool(job, workers=config.workers, control=control, sink=finish)
+        pool = WorkerPool(job, workers=config.workers, control=control, sink=finish, window=window)
         started_at, started = now_iso(), time.monotonic()
         observer.run_started(total=manifest.total, rate=target_rate, dry_run=config.dry_run)
         self._pool = pool

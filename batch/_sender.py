@@ -86,8 +86,10 @@ class Sender:
                     tries.paused += wait
                     continue
                 self._quota_until = None
+            asked = self._clock()
             with control.releasable():
                 ticket = await self.pacer.acquire()
+            tries.queued += self._clock() - asked
             if control.stopping:
                 raise Stopped
             return ticket

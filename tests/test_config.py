@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from batch._config import Config, build_config, read_config_file
 from batch._exceptions import ConfigError
 
+from .conftest import sim_args, sim_env
+
 
 def test_defaults() -> None:
     config = build_config({}, environ={})
     assert config.api_url == "https://api.zoom.us/v2" and not config.api_url_explicit
     assert config.oauth_url == "https://zoom.us/oauth/token"
-    assert (config.plan, config.ceiling, config.workers) == ("pro", 20.0, 16)
-    assert build_config({"plan": "business"}, environ={}).workers == 48
-    assert build_config({"plan": "free"}, environ={}).workers == 8
+    # workers is the cap of rows in progress: room for 6 s answers at the full pace (the window
+    # follows the answer times below it, issue 12); it was a fixed 0.8 x the rate.
+    assert (config.plan, config.ceiling, config.workers) == ("pro", 20.0, 120)
+    assert build_config({"plan": "business"}, environ={}).workers == 360
+    assert build_config({"plan": "free"}, environ={}).workers == 16
+    assert config.memory_budget == 256_000_000
+    assert build_config({"memory_budget_mb": 64}, environ={}).memory_budget == 64_000_000
 
 
 def test_precedence_flag_over_environment_over_file_over_default(tmp_path: Path) -> None:
@@ -143,3 +150,103 @@ async def test_the_pacing_policy_reaches_the_pacer(tmp_path: Path) -> None:
     )
     summary = await run_manifest(config, tmp_path / "m.csv")
     assert summary.rate == 30.0
+
+
+# --- credentials travel in HTTP headers: what a header cannot carry is refused, named ---------
+
+#: How every such message ends: never with the value itself.
+ONE_WORD = " — Zoom credentials are one word of letters, digits and punctuation; copy it again"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        (
+            "ZOOM_ACCESS_TOKEN",
+            "eyJhbGc.part1\r\nX-Injected: 1",
+            "holds a line break at character 14",
+        ),
+        ("ZOOM_ACCESS_TOKEN", "tok en-hunter2", "holds a space at character 4"),
+        ("ZOOM_CLIENT_SECRET", "hunter2\x00", "holds the control character U+0000 at character 8"),
+        (
+            "ZOOM_CLIENT_SECRET",
+            "hunter2\u00a0x",
+            "holds the non-ASCII character U+00A0 at character 8",
+        ),
+        ("ZOOM_ACCOUNT_ID", "acct\tid", "holds a tab at character 5"),
+        (
+            "ZOOM_CLIENT_ID",
+            "id\u2028hunter2",
+            "holds the non-ASCII character U+2028 at character 3",
+        ),
+    ],
+)
+def test_a_credential_with_a_character_http_cannot_carry_names_its_variable(
+    variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({}, environ={variable: value})
+    message = str(caught.value)
+    assert message == f"{variable}: {problem}{ONE_WORD}"
+    assert "hunter2" not in message and "part1" not in message and "\n" not in message
+
+
+def test_a_client_id_with_a_colon_names_its_variable() -> None:
+    expected = (
+        "ZOOM_CLIENT_ID: cannot hold ':' (HTTP Basic authentication, which Zoom's OAuth server"
+        " takes the client ID in, ends it at the first ':') — copy the Client ID again"
+        " from the app's page"
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_config({}, environ={"ZOOM_CLIENT_ID": "abc:hunter2"})
+    assert str(caught.value) == expected
+    with pytest.raises(ConfigError, match=r"^client_id: cannot hold ':'"):
+        Config(client_id="abc:def")
+
+
+def test_a_credential_from_a_file_or_from_python_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text('access_token: "tok\\nen"\n')
+    with pytest.raises(
+        ConfigError, match=r"^c\.yaml: access_token: holds a line break at character 4 — "
+    ):
+        build_config({}, environ={}, file_settings=read_config_file(path, {}), file_name="c.yaml")
+    with pytest.raises(ConfigError, match=r"^access_token: holds a line break at character 4 — "):
+        Config(access_token="tok\nen")
+    with pytest.raises(ConfigError, match=r"^client_secret: expected text, got int$"):
+        Config(client_secret=1234)  # type: ignore[arg-type]
+
+
+def test_whitespace_around_a_credential_is_dropped_silently() -> None:
+    """``ZOOM_ACCESS_TOKEN=$(cat token.txt)`` keeps the file's last line break, for one."""
+    config = build_config({}, environ={"ZOOM_ACCESS_TOKEN": "tok-1.2\n", "ZOOM_CLIENT_ID": " id "})
+    assert (config.access_token, config.client_id) == ("tok-1.2", "id")
+    config = Config(access_token="\ttok\r\n", client_secret="  ", account_id="acct\n")
+    assert (config.access_token, config.client_secret, config.account_id) == ("tok", None, "acct")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "ZOOM_CLIENT_ID",
+            "sim:client",
+            "ZOOM_CLIENT_ID: cannot hold ':' (HTTP Basic authentication",
+        ),
+        ("ZOOM_CLIENT_SECRET", "sim-client-secret\nX: y", "ZOOM_CLIENT_SECRET: holds a line break"),
+        ("ZOOM_ACCESS_TOKEN", "hunter2\r\nX-Injected: 1", "ZOOM_ACCESS_TOKEN: holds a line break"),
+    ],
+)
+async def test_a_credential_that_breaks_at_send_time_stops_the_run_before_it_starts(
+    cli: Any, simulator: Any, photos: Any, variable: str, value: str, message: str
+) -> None:
+    batch = photos(2)
+    sim = await simulator(rate_limit=0)
+    outcome = await cli(
+        ["run", str(batch.manifest), *sim_args(sim)], sim_env(sim, **{variable: value})
+    )
+    lines = outcome.err.splitlines()
+    assert (outcome.code, len(lines)) == (2, 1), outcome.err
+    assert lines[0].startswith(f"zoom-batch: {message}")
+    assert value.splitlines()[0] not in outcome.err
+    assert (sim.stats.token_requests, sim.stats.picture_requests) == (0, 0)

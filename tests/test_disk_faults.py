@@ -82,7 +82,8 @@ async def test_full_disk_under_the_report_stops_the_run(
     disk = small_disk(64 * 1024)
     sim = await simulator(rate_limit=0)
     report = disk / "report.csv"
-    args = ["run", str(batch.manifest), *sim_args(sim), "--rate", "1000", "--quiet"]
+    args = ["run", str(batch.manifest), *sim_args(sim), "--rate", "1000", "--concurrency", "8"]
+    args.append("--quiet")
     outcome = await run_bounded(cli, [*args, "--report", str(report)], sim_env(sim))
     assert outcome.code == 2
     assert "stopped: cannot write the report" in outcome.err
@@ -115,7 +116,17 @@ async def test_full_disk_under_the_state_store_stops_the_run(
     disk = small_disk(160 * 1024)
     sim = await simulator(rate_limit=0)
     report = tmp_path / "report.csv"
-    args = ["run", str(batch.manifest), *sim_args(sim), "--rate", "1000", "--report", str(report)]
+    args = [
+        "run",
+        str(batch.manifest),
+        *sim_args(sim),
+        "--rate",
+        "1000",
+        "--concurrency",
+        "4",  # few in flight when the disk fills: the stop shows
+        "--report",
+        str(report),
+    ]
     outcome = await run_bounded(cli, [*args, "--state", str(disk / "state.sqlite3")], sim_env(sim))
     assert outcome.code == 2, outcome.err
     assert "stopped: the state store cannot be written" in outcome.err

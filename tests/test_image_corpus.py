@@ -21,6 +21,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageFile, PngImagePlugin
 
 from batch._exceptions import InvalidRow
 from batch.photos import prepare_image, sniff
+from batch.photos._strip import locate
 
 EOI = b"\xff\xd9"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,9 +43,9 @@ def picture(mode: str = "RGB", size: tuple[int, int] = (32, 24)) -> Image.Image:
     return image.convert(mode)
 
 
-def exif() -> Image.Exif:
+def exif(orientation: int = 6) -> Image.Exif:
     tags = Image.Exif()
-    tags[ExifTags.Base.Orientation] = 6
+    tags[ExifTags.Base.Orientation] = orientation
     tags[ExifTags.Base.Make] = "PhoneMaker"
     return tags
 
@@ -52,7 +53,8 @@ def exif() -> Image.Exif:
 def jpeg_with_thumbnail(size: tuple[int, int] = (96, 64)) -> bytes:
     """A JPEG whose EXIF segment holds a whole small JPEG, as a camera's thumbnail is."""
     thumbnail = encode(Image.new("RGB", (8, 8), (200, 30, 30)), "JPEG")
-    return encode(picture(size=size), "JPEG", exif=exif().tobytes() + thumbnail)
+    # Upright: a sideways photo is re-encoded before it is sent (test_location.py).
+    return encode(picture(size=size), "JPEG", exif=exif(1).tobytes() + thumbnail)
 
 
 JPEGS = {
@@ -137,6 +139,8 @@ def checked(data: bytes) -> tuple[int, int] | None:
             prepared = prepare_image(data, filename="photo")
     except InvalidRow:
         return None
+    if prepared.fitted and locate(data, "jpeg").orientation >= 5:
+        return prepared.height, prepared.width  # re-encoded upright: the size as stored
     return prepared.width, prepared.height
 
 

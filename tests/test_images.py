@@ -410,6 +410,7 @@ def test_compliant_photo_is_sent_unchanged(
         width=size[0],
         height=size[1],
         original_size=None,
+        source_offset=0,  # the file itself from its first byte: it may be streamed from disk
     )
     assert prepared.data is data
     assert not prepared.fitted

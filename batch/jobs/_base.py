@@ -35,6 +35,7 @@ from .._retry import Tries
 from .._scopes import ScopeNeed
 from .._state import StateStore, user_key
 from .._users import UserCheck
+from .._window import ByteBudget, InflightWindow
 from .._words import plural
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ class JobContext:
     done_before: frozenset[str] | None = None
     retry_source: str = ""
     clock: Callable[[], float] = time.monotonic
+    #: Told each sending row's service time, so the rows in progress follow latency.
+    window: InflightWindow | None = None
+    #: Photo bytes the rows in progress may hold in memory.
+    budget: ByteBudget | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -148,7 +153,10 @@ class RowJob:
             result.bytes, result.sha256 = notes.bytes, notes.sha256
         if result.original_bytes is None:
             result.original_bytes = notes.original_bytes
-        result.duration_ms = round((context.clock() - begun) * 1000)
+        took = context.clock() - begun
+        result.duration_ms = round(took * 1000)
+        if tries.sent and context.window is not None:
+            context.window.observe(took - tries.queued - tries.paused)
         return result
 
     def remember(self, row: ManifestRow, result: RowResult, write: Callable[[], None]) -> None:

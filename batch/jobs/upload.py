@@ -12,6 +12,7 @@ from .._models import ImageFacts, ManifestRow, RowResult, Status
 from .._retry import Tries
 from .._scopes import UPLOAD_PICTURE
 from .._state import UploadRecord
+from .._window import READ_BUFFER, ByteBudget
 from .._words import human_size
 from ..photos import Checked, PhotoSource
 from ._base import JobContext, RowJob, RowNotes, row_result
@@ -35,6 +36,15 @@ class UploadJob(RowJob):
 
     async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
         user = self.users.check(row)  # first, before any await: see the module docstring
+        held = _Held(self.context.budget)
+        try:
+            return await self._handle(row, user, tries, notes, held)
+        finally:
+            held.release()
+
+    async def _handle(
+        self, row: ManifestRow, user: str, tries: Tries, notes: RowNotes, held: _Held
+    ) -> RowResult:
         record = self._last_upload(user)
         if record is not None:
             found = await self.photos.digest(row)
@@ -43,6 +53,7 @@ class UploadJob(RowJob):
                 # row's CPU: bench/skip_unchanged.py) are not needed.
                 notes.bytes, notes.sha256 = found
                 return _unchanged(row, record)
+        await held.resize(self.photos.footprint(row))  # the photo is read and decoded
         checked = await self.photos.inspect(row)
         facts = checked.facts
         notes.bytes, notes.sha256, notes.original_bytes = (
@@ -56,14 +67,22 @@ class UploadJob(RowJob):
         # The file's own hash differed; with --fit the bytes sent may still be the same.
         if record is not None and record.sha256 == facts.sha256:
             return _unchanged(row, record)
-        return await self._upload(row, user, checked, tries, fitted)
+        return await self._upload(row, user, checked, tries, fitted, held)
 
     async def _upload(
-        self, row: ManifestRow, user: str, checked: Checked, tries: Tries, fitted: str
+        self,
+        row: ManifestRow,
+        user: str,
+        checked: Checked,
+        tries: Tries,
+        fitted: str,
+        held: _Held,
     ) -> RowResult:
         sender = self.context.sender
         assert sender is not None
         image = await self.photos.load(row, checked)
+        # From here on the row holds its body: in memory, or one read buffer when streamed.
+        await held.resize(len(image.data) + (READ_BUFFER if image.path is not None else 0))
         await sender.send(lambda client, token: client.upload_picture(user, image, token), tries)
         result = row_result(row, Status.UPLOADED, "uploaded" + fitted, attempts=tries.sent)
         result.http_status = 201
@@ -78,6 +97,29 @@ class UploadJob(RowJob):
         if self.context.dry_run or self.context.force or state is None:
             return None
         return state.last_upload(user)
+
+
+class _Held:
+    """The bytes one row holds of the run's byte budget."""
+
+    def __init__(self, budget: ByteBudget | None) -> None:
+        self._budget = budget
+        self._held = 0
+
+    async def resize(self, n: int) -> None:
+        budget = self._budget
+        if budget is None or n == self._held:
+            return
+        if n > self._held:
+            await budget.take(n - self._held)
+        else:
+            budget.give(self._held - n)
+        self._held = n
+
+    def release(self) -> None:
+        if self._budget is not None:
+            self._budget.give(self._held)
+        self._held = 0
 
 
 def _unchanged(row: ManifestRow, record: UploadRecord) -> RowResult:

@@ -33,6 +33,7 @@ from ._rules import (
     unreadable,
 )
 from ._sniff import SNIFF_BYTES, describe, sniff
+from ._strip import locate
 
 __all__ = [
     "DEFAULT_FIT_MAX_EDGE",
@@ -92,10 +93,12 @@ def prepare_image(
 ) -> PreparedImage:
     """Check a photo's bytes and return what to send to Zoom.
 
-    A JPEG or PNG of at most 2 MB that decodes is returned unchanged, with its content type taken
-    from the bytes. With ``fit``, any other picture (too large, GIF, WebP, BMP, TIFF, AVIF, HEIC
-    when pillow-heif is installed) becomes a JPEG: upright, without metadata, longest edge at most
-    ``max_edge``, at most 2 MB. Raises :class:`InvalidRow` for anything else.
+    A JPEG or PNG of at most 2 MB that decodes is returned unchanged but for its GPS metadata
+    (taken out without re-encoding, :mod:`._strip`), with its content type taken from the bytes;
+    one whose EXIF says it is stored sideways is re-encoded upright. With ``fit``, any other
+    picture (too large, GIF, WebP, BMP, TIFF, AVIF, HEIC when pillow-heif is installed) becomes
+    a JPEG: upright, without metadata, longest edge at most ``max_edge``, at most 2 MB.
+    Raises :class:`InvalidRow` for anything else.
     """
     if max_edge < MIN_FIT_MAX_EDGE:
         raise ValueError(f"max_edge must be at least {MIN_FIT_MAX_EDGE}, got {max_edge}")
@@ -108,13 +111,24 @@ def prepare_image(
         raise InvalidRow(too_big_to_fit(len(data)))
     if kind in _ZOOM_TYPES and len(data) <= MAX_UPLOAD_BYTES:
         width, height = check_image(data, kind)
+        located = locate(data, kind)
+        if located.orientation != 1:
+            # Stored sideways: Zoom shows the pixels as stored, so the face would lie on its
+            # side. Re-encoded upright at the same size (which also drops every metadata block).
+            edge = max(width, height, MIN_FIT_MAX_EDGE)
+            return fit_to_jpeg(
+                data, kind, filename=filename, max_edge=edge, orientation=located.orientation
+            )
+        sent = located.apply(data)  # without GPS: no location data leaves
         return PreparedImage(
-            data=data,
+            data=sent,
             filename=_with_suffix(filename, kind),
             content_type=_ZOOM_TYPES[kind],
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=hashlib.sha256(sent).hexdigest(),
             width=width,
             height=height,
+            source_offset=located.offset,
+            head_size=len(located.head),
         )
     if not fit:
         if kind in _ZOOM_TYPES:

@@ -33,11 +33,27 @@ _FIT_QUALITIES: Final = (90, 85, 80, 75, 70, 60, 50, 40)
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 
 
-def fit_to_jpeg(data: bytes, kind: str, *, filename: str, max_edge: int) -> PreparedImage:
+#: How to turn a picture upright for each EXIF orientation (as ImageOps.exif_transpose does).
+_UPRIGHT: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def fit_to_jpeg(
+    data: bytes, kind: str, *, filename: str, max_edge: int, orientation: int | None = None
+) -> PreparedImage:
     """Re-encode a ``kind`` picture as an upright, metadata-free JPEG of at most 2 MB.
 
-    Its longest edge becomes at most ``max_edge``. Raises :class:`InvalidRow` for what cannot
-    be read (HEIC without pillow-heif, AVIF on an old Pillow, damage).
+    Its longest edge becomes at most ``max_edge``. ``orientation``, when given, is the EXIF
+    orientation already read (so both readers agree); else Pillow's is used. Raises
+    :class:`InvalidRow` for what cannot be read (HEIC without pillow-heif, AVIF on an old
+    Pillow, damage).
     """
     if kind == "heic" and not register_heif():
         raise InvalidRow(
@@ -59,10 +75,14 @@ def fit_to_jpeg(data: bytes, kind: str, *, filename: str, max_edge: int) -> Prep
                 factor = longest / (2 * max_edge)
                 im.draft("RGB", (max(1, int(im.width / factor)), max(1, int(im.height / factor))))
             im.load()  # decoding errors surface here, not in the EXIF handling below
-            try:
-                upright = ImageOps.exif_transpose(im)
-            except Exception:  # unreadable EXIF: the pixels are fine, keep them as stored
-                upright = im.copy()
+            if orientation is not None:
+                turn = _UPRIGHT.get(orientation)
+                upright = im.transpose(turn) if turn is not None else im.copy()
+            else:
+                try:
+                    upright = ImageOps.exif_transpose(im)
+                except Exception:  # unreadable EXIF: the pixels are fine, keep them as stored
+                    upright = im.copy()
             icc = im.info.get("icc_profile")
         # Scale first: at full size, colour conversion took 0.47 s on a 12-megapixel photo.
         small = _resamplable(upright)

@@ -2,11 +2,14 @@
 
 Checks are cached per unchanged file (same inode, size and mtime), so a photo used by many rows
 is read and decoded once per run; the cache is bounded, so memory stays flat on any manifest.
+A photo above :data:`STREAM_ABOVE` sent as it is (or with its GPS taken out of its head) is not
+kept in memory after its check: it is streamed from disk when sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import stat
@@ -30,6 +33,8 @@ _INLINE_LIMIT = 256 * 1024
 #: ~0.2 ms for a 1 KB avatar, ~1 ms at 32 KB, ~5 ms at 256 KB — too long to hold the loop.
 _CHECK_INLINE_LIMIT = 32 * 1024
 IMAGE_CACHE_SIZE = 4096
+#: Photos above this are streamed from disk when sent, not held in memory until then.
+STREAM_ABOVE = _INLINE_LIMIT
 
 
 async def _read(path: Path, size: int) -> bytes:
@@ -91,6 +96,12 @@ class LocalFiles:
                 )
         return row.path
 
+    def footprint(self, row: ManifestRow) -> int:
+        try:
+            return os.stat(row.path).st_size if row.path is not None else 0
+        except OSError:
+            return 0
+
     async def inspect(self, row: ManifestRow) -> Checked:
         path = self._path_of(row)
         try:
@@ -114,7 +125,7 @@ class LocalFiles:
             self._remember(identity, exc)
             raise
         self._remember(identity, image.facts)
-        return Checked(image.facts, image)
+        return Checked(image.facts, _streamed(image, path))
 
     def _remember(self, identity: _Identity | None, value: ImageFacts | InvalidRow) -> None:
         if identity is None:
@@ -155,19 +166,37 @@ class LocalFiles:
         if checked.image is not None:
             return checked.image
         facts = checked.facts
+        path = self._path_of(row)
         if facts.fitted:
-            return await self._prepare(self._path_of(row), row.file)
+            return await self._prepare(path, row.file)
         try:
-            data = await _read(self._path_of(row), facts.size)
+            data = await _read(path, facts.size)
         except OSError as exc:
             raise InvalidRow(cannot_read(row.file, exc)) from None
-        if await _sha256(data) != facts.sha256:  # changed since it was checked: check again
-            return await self._prepare(self._path_of(row), row.file)
-        return PreparedImage(
+        if len(data) != facts.size or await _sha256(data) != facts.sha256:
+            # Changed since it was checked, or what is sent is not the file as it is (its GPS
+            # metadata taken out): check it again.
+            return _streamed(await self._prepare(path, row.file), path)
+        image = PreparedImage(
             data,
             facts.filename,
             facts.content_type,
             facts.sha256,
             facts.width,
             facts.height,
+            source_offset=0,
         )
+        return _streamed(image, path)
+
+
+def _streamed(image: PreparedImage, path: Path) -> PreparedImage:
+    """``image`` to be streamed from ``path`` when it is large and the file's own bytes."""
+    offset = image.source_offset
+    if offset is None or image.size <= STREAM_ABOVE:
+        return image
+    return dataclasses.replace(
+        image,
+        data=image.data[: image.head_size],
+        path=path,
+        streamed=image.size - image.head_size,
+    )

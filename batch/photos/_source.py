@@ -35,6 +35,10 @@ class PhotoSource(Protocol):
         """
         ...
 
+    def footprint(self, row: ManifestRow) -> int:
+        """Bytes checking the row's photo will hold in memory (for the run's byte budget)."""
+        ...
+
     async def inspect(self, row: ManifestRow) -> Checked:
         """Check the row's photo (format, integrity, size; ``--fit``): what would be sent."""
         ...
