@@ -79,8 +79,25 @@ SIM_OPTIONS: tuple[SimOption, ...] = (
     SimOption("daily-limit", int, "N", "uploads accepted per UTC day (default: no daily limit)"),
     SimOption("fail-rate", float, "N", "share of uploads answered with a 5xx (0..1)"),
     SimOption("drop-rate", float, "N", "share of uploads whose connection is dropped (0..1)"),
-    SimOption("latency-ms", float, "N", "added latency per upload, in ms"),
+    SimOption("latency-ms", float, "N", "network round trip added to every picture call, in ms"),
     SimOption("latency-jitter-ms", float, "N", "uniform +/- jitter around the latency, in ms"),
+    SimOption(
+        "uplink-mbps",
+        float,
+        "N",
+        "the client's uplink in Mbit/s, shared by all requests in flight: an upload is"
+        " answered no sooner than its body could have crossed it (default 0 = infinite)",
+    ),
+    SimOption(
+        "processing-ms",
+        float,
+        "N",
+        "Zoom's processing of each uploaded picture once its body has arrived (its content"
+        " check: 1000-3000 at Zoom), in ms; removals have none (default 0)",
+    ),
+    SimOption(
+        "processing-jitter-ms", float, "N", "uniform +/- jitter around the processing, in ms"
+    ),
     SimOption("token-ttl", int, "N", "lifetime of issued tokens, in seconds (default 3600)"),
     SimOption("seed", int, "N", "random seed for fault injection"),
     SimOption(
@@ -229,6 +246,22 @@ async def simulated(config: Config, options: SimulatorOptions | None) -> AsyncIt
         )
 
 
+def answer_time(options: SimulatorOptions) -> str:
+    """E.g. ``latency 50 ± 10 ms, uplink 1000 Mbit/s, processing 2000 ± 667 ms``; "" if none."""
+
+    def timed(name: str, mean: float, jitter: float) -> str:
+        if not mean and not jitter:
+            return ""
+        return f"{name} {mean:g}" + (f" ± {jitter:g}" if jitter else "") + " ms"
+
+    parts = (
+        timed("latency", options.latency_ms, options.latency_jitter_ms),
+        f"uplink {options.uplink_mbps:g} Mbit/s" if options.uplink_mbps else "",
+        timed("processing", options.processing_ms, options.processing_jitter_ms),
+    )
+    return ", ".join(part for part in parts if part)
+
+
 def simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
     section: dict[str, Any] = {}
     if args.config is not None:
@@ -251,6 +284,9 @@ def simulate_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
             f" ZOOM_CLIENT_SECRET={options.client_secret}",
             file=out,
         )
+        timing = answer_time(options)
+        if timing:
+            print(f"  answers: {timing}", file=out)
         print("Press Ctrl-C to stop.", file=out, flush=True)
 
     gc.freeze()  # as for run: a full collection would bunch arrivals into false 429s

@@ -43,7 +43,7 @@ class InflightWindow:
         floor: int = 4,
         headroom: float = 1.25,
         spare: int = 2,
-        first_guess: float = 1.0,
+        first_guess: float = 3.0,
     ) -> None:
         if cap < 1:
             raise ValueError(f"cap must be at least 1, got {cap}")
@@ -52,7 +52,10 @@ class InflightWindow:
         self._floor = min(floor, cap)
         self._headroom = headroom
         self._spare = spare
-        self._first_guess = first_guess  #: seconds per row assumed before any is seen
+        # Seconds per row assumed before any is seen: the slow end of Zoom's one to three
+        # seconds per upload (ZOOM_API.md), so a run starts with room enough and shrinks once
+        # faster answers are seen; the byte budget bounds what that room may hold.
+        self._first_guess = first_guess
         self._samples: collections.deque[float] = collections.deque(maxlen=_SAMPLES)
         self._sorted: list[float] | None = None
         self.peak = 0  #: the most rows in progress at once, for the summary and benchmarks

@@ -6,7 +6,8 @@ command. BENCHMARKS.md keeps hand-written text outside ``<!-- BEGIN name -->`` /
 
     python bench/run_all.py [--quick] [--large] [--write] [--only NAME,...]
 
-NAME: pacing, skip_unchanged, scale, ablation, limiter (all by default, in that order).
+NAME: pacing, latency, memory, fit, skip_unchanged, scale, ablation, limiter (all by default,
+in that order).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ DOCUMENT = ROOT / "BENCHMARKS.md"
 #: name -> (script, extra arguments); the order in which they run.
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "pacing": ("pacing.py", []),
+    "latency": ("latency.py", []),
+    "memory": ("latency.py", ["--memory"]),
+    "fit": ("fit.py", []),
     "skip_unchanged": ("skip_unchanged.py", []),
     "scale": ("scale.py", ["--profile", "--repeat", "3"]),
     "ablation": ("ablation.py", []),

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import hashlib
 import io
+import random
 import re
 import time
 from array import array
@@ -24,7 +25,7 @@ from yarl import URL
 from batch._cli import build_parser
 from batch._config import read_config_file
 from batch._exceptions import ConfigError
-from batch._simulate import FILE_SECTIONS, simulator_options
+from batch._simulate import FILE_SECTIONS, answer_time, simulator_options
 from batch.simulator import (
     MAX_PICTURE_BYTES,
     Refusal,
@@ -737,6 +738,198 @@ async def test_latency_is_added(start_sim: StartSim, session: aiohttp.ClientSess
     assert time.monotonic() - started >= 0.07
 
 
+async def timed(call: Awaitable[tuple[int, dict[str, str], bytes]]) -> tuple[int, float]:
+    """The status of a call and how long its answer took, in seconds."""
+    started = time.monotonic()
+    status, _, _ = await call
+    return status, time.monotonic() - started
+
+
+def noise_jpeg(side: int) -> bytes:
+    """A JPEG that does not compress: about side * side * 1.4 bytes at quality 95."""
+    image = Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+async def test_processing_is_added_to_uploads_and_latency_to_every_call(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(latency_ms=50, processing_ms=300, processing_jitter_ms=20, seed=1)
+    token = await get_token(session, sim)
+    status, took = await timed(upload(session, sim, token))
+    assert status == 201
+    assert 0.33 <= took < 1.0  # 50 ms round trip + 280..320 ms of processing
+    status, took = await timed(remove(session, sim, token))
+    assert status == 204
+    assert 0.045 <= took < 0.25  # a removal has no processing
+
+
+async def test_only_a_picture_that_passed_the_checks_is_processed(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(processing_ms=500, users={"ann@example.com"})
+    token = await get_token(session, sim)
+    for call in (upload(session, sim, token, data=GIF), upload(session, sim, token, "bob@x.org")):
+        status, took = await timed(call)
+        assert status in (400, 404)
+        assert took < 0.3
+
+
+async def test_a_refusal_at_admission_is_answered_at_once(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    # The per-second window counts arrivals, not answers: 2 of 3 get in at once, the third's
+    # 429 does not wait for the others' processing.
+    sim = await start_sim(rate_limit=2, processing_ms=600)
+    token = await get_token(session, sim)
+    results = await asyncio.gather(*(timed(upload(session, sim, token)) for _ in range(3)))
+    assert sorted(status for status, _ in results) == [201, 201, 429]
+    for status, took in results:
+        assert (took >= 0.59) if status == 201 else (took < 0.3)
+    assert sim.max_requests_in_window(accepted_only=True) == 2
+
+
+async def test_waiting_for_answers_costs_no_cpu(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(processing_ms=800, latency_ms=200)
+    token = await get_token(session, sim)
+    cpu, started = time.process_time(), time.monotonic()
+    results = await asyncio.gather(*(upload(session, sim, token, f"u{i}") for i in range(50)))
+    assert [status for status, _, _ in results] == [201] * 50
+    assert time.monotonic() - started >= 1.0
+    assert time.process_time() - cpu < 0.5  # client and server together; a busy wait: >= 1 s
+
+
+async def test_an_upload_waits_for_its_body_over_the_shared_uplink(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    data = noise_jpeg(200)
+    # A link on which one such body takes 0.3 s: two sent together share it, so the later
+    # answer comes after 0.6 s, and a removal (no body) is not held back.
+    mbps = len(data) * 8 / 0.3 / 1e6
+    sim = await start_sim(uplink_mbps=mbps)
+    token = await get_token(session, sim)
+    status, took = await timed(upload(session, sim, token, data=data))
+    assert (status, 0.3 <= took < 0.6) == (201, True)
+    results = await asyncio.gather(
+        timed(upload(session, sim, token, "a@x.org", data=data)),
+        timed(upload(session, sim, token, "b@x.org", data=data)),
+        timed(remove(session, sim, token, "c@x.org")),
+    )
+    (first, one), (second, two), (removed, three) = results
+    assert (first, second, removed) == (201, 201, 204)
+    assert 0.3 <= min(one, two) < 0.55
+    assert 0.6 <= max(one, two) < 0.9
+    assert three < 0.2
+
+
+async def test_a_chunked_body_takes_its_share_of_the_uplink_too(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    data = noise_jpeg(200)
+    sim = await start_sim(uplink_mbps=len(data) * 8 / 0.3 / 1e6)
+    token = await get_token(session, sim)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 16_384):
+            yield data[start : start + 16_384]
+
+    writer = aiohttp.MultipartWriter("form-data")
+    part = writer.append(chunks(), {"Content-Type": "image/jpeg"})  # no length: chunked
+    part.set_content_disposition("form-data", name="pic_file", filename="face.jpg")
+    started = time.monotonic()
+    async with session.post(
+        picture_url(sim, "me"), data=writer, headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 201
+        assert "Content-Length" not in resp.request_info.headers
+    assert 0.3 <= time.monotonic() - started < 0.6
+
+
+async def test_processing_starts_once_the_body_has_arrived(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    data = noise_jpeg(200)
+    sim = await start_sim(uplink_mbps=len(data) * 8 / 0.3 / 1e6, processing_ms=300)
+    token = await get_token(session, sim)
+    status, took = await timed(upload(session, sim, token, data=data))
+    assert (status, 0.6 <= took < 1.0) == (201, True)
+
+
+async def test_peak_in_flight_counts_requests_from_arrival_to_answer(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(processing_ms=300)
+    token = await get_token(session, sim)
+    await asyncio.gather(*(upload(session, sim, token, f"u{i}") for i in range(7)))
+    await upload(session, sim, token)
+    assert sim.stats.peak_in_flight == 7
+    assert sim.summary()["in_flight"] == 0
+
+
+async def test_the_stats_route_reports_counters_and_accepted_arrivals(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(rate_limit=3, latency_ms=100)
+    token = await get_token(session, sim)
+    await asyncio.gather(*(upload(session, sim, token, f"u{i}") for i in range(5)))
+    async with session.get(f"{sim.base_url}/_simulator/stats") as resp:
+        assert resp.status == 200
+        stats = await resp.json()
+    arrivals = stats.pop("accepted_arrivals")
+    clock = stats.pop("clock")
+    assert stats == {
+        "token_requests": 1,
+        "token_refused": 0,
+        "picture_requests": 5,
+        "uploads": 3,
+        "removals": 0,
+        "rate_limited": 2,
+        "daily_limited": 0,
+        "concurrency_limited": 0,
+        "server_errors": 0,
+        "dropped": 0,
+        "unauthorized": 0,
+        "scope_refused": 0,
+        "bad_requests": 0,
+        "not_found": 0,
+        "aborted": 0,
+        "peak_in_flight": 5,
+        "in_flight": 0,
+        "responses_429": 2,
+        "max_in_window": 5,
+        "max_in_window_accepted": 3,
+    }
+    accepted = [t for t, ok in zip(sim.stats.arrivals, sim.stats.accepted, strict=True) if ok]
+    assert arrivals == {"count": 3, "first": accepted[0], "last": accepted[-1]}
+    assert accepted[-1] <= clock <= time.monotonic()
+
+
+async def test_the_reset_route_zeroes_the_stats(
+    start_sim: StartSim, session: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim()
+    token = await get_token(session, sim)
+    assert (await upload(session, sim, token))[0] == 201
+    async with session.post(f"{sim.base_url}/_simulator/reset") as resp:
+        assert resp.status == 204
+    assert sim.stats == SimulatorStats()
+    assert sim.received == {}
+    summary = sim.summary()
+    assert (summary["picture_requests"], summary["accepted_arrivals"]) == (
+        0,
+        {"count": 0, "first": None, "last": None},
+    )
+    # The account is untouched: the token still works, and counting starts again.
+    assert (await upload(session, sim, token))[0] == 201
+    assert (sim.stats.picture_requests, sim.stats.uploads) == (1, 1)
+    async with session.get(f"{sim.base_url}/_simulator/reset") as resp:
+        assert resp.status == 405  # it changes state: POST only
+
+
 async def test_more_calls_in_flight_for_one_user_get_the_concurrency_429(
     start_sim: StartSim, session: aiohttp.ClientSession
 ) -> None:
@@ -899,6 +1092,10 @@ def test_part_names_read_like_aiohttp(header: str | None) -> None:
         ({"token_ttl": 0}, "token_ttl"),
         ({"client_secret": ""}, "client_secret"),
         ({"latency_ms": float("nan")}, "latency_ms"),
+        ({"uplink_mbps": -1}, "uplink_mbps"),
+        ({"uplink_mbps": float("inf")}, "uplink_mbps"),
+        ({"processing_ms": -5}, "processing_ms"),
+        ({"processing_jitter_ms": "lots"}, "processing_jitter_ms"),
         ({"scopes": "user:write:admin\tuser:read:admin"}, "scopes"),
         ({"scopes": None}, "scopes"),
         ({"scope_error": 4712}, "scope_error"),
@@ -968,6 +1165,23 @@ def test_the_new_options_have_2026_defaults() -> None:
     )
     assert (options.qps_retry_after, options.qps_type_header) == (None, True)
     assert options.max_picture_bytes == MAX_PICTURE_BYTES == 2_000_000
+    assert (options.uplink_mbps, options.processing_ms, options.processing_jitter_ms) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({}, ""),
+        ({"latency_ms": 50, "latency_jitter_ms": 10}, "latency 50 ± 10 ms"),
+        (
+            {"processing_ms": 2000, "processing_jitter_ms": 667, "uplink_mbps": 1000},
+            "uplink 1000 Mbit/s, processing 2000 ± 667 ms",
+        ),
+        ({"latency_ms": 30, "processing_ms": 1500}, "latency 30 ms, processing 1500 ms"),
+    ],
+)
+def test_simulate_names_its_answer_times(options: dict[str, Any], shown: str) -> None:
+    assert answer_time(SimulatorOptions(**options)) == shown
 
 
 # -- the command line and the config file's simulator: section -------------------------------
@@ -982,6 +1196,9 @@ ALL_NEW = {
     "qps_retry_after": "2026-12-02T10:00:00Z",
     "qps_type_header": False,
     "max_picture_bytes": 2_097_152,
+    "uplink_mbps": 1000.0,
+    "processing_ms": 2000.0,
+    "processing_jitter_ms": 666.5,
 }
 FLAGS = [
     *("--scopes", "user:read:admin user:write:admin"),
@@ -989,6 +1206,7 @@ FLAGS = [
     *("--token-tolerance", "1", "--refuse-after", "50", "--user-concurrency", "2"),
     *("--qps-retry-after", "2026-12-02T10:00:00Z", "--qps-type-header", "false"),
     *("--max-picture-bytes", "2097152"),
+    *("--uplink-mbps", "1000", "--processing-ms", "2000", "--processing-jitter-ms", "666.5"),
 ]
 
 
@@ -1033,6 +1251,9 @@ def test_the_config_file_takes_the_new_settings(tmp_path: Path) -> None:
         "  qps_retry_after: '2026-12-02T10:00:00Z'\n"
         "  qps_type_header: false\n"
         "  max_picture_bytes: 2097152\n"
+        "  uplink_mbps: 1000\n"
+        "  processing-ms: 2000\n"
+        "  processing_jitter_ms: 666.5\n"
     )
     section = read_config_file(path, {}, sections=FILE_SECTIONS)["simulator"]
     args = argparse.Namespace()
@@ -1058,6 +1279,8 @@ def test_the_config_file_takes_the_new_settings(tmp_path: Path) -> None:
         ({"user_concurrency": 0}, "simulator option user_concurrency must be >= 1"),
         ({"scope_error": 4710}, "simulator option scope_error must be 4711 or 4700"),
         ({"token_tolerance": -1}, "simulator option token_tolerance"),
+        ({"processing_ms": "slow"}, "processing_ms: expected a number"),
+        ({"uplink_mbps": -10}, "simulator option uplink_mbps must be >= 0"),
     ],
 )
 def test_bad_config_file_settings_name_the_setting(section: dict[str, Any], message: str) -> None:

@@ -11,7 +11,7 @@ from batch._window import ByteBudget, InflightWindow
 
 def test_window_follows_service_times() -> None:
     window = InflightWindow(cap=500, rate=lambda: 60.0)
-    assert window.limit == 60 * 1 * 1.25 + 2  # the first guess: one second a row
+    assert window.limit == 60 * 3 * 1.25 + 2  # the first guess: Zoom's slowest, 3 s a row
     for _ in range(100):
         window.observe(3.0)  # Zoom takes 3 s: 180 in flight hold 60/s
     assert window.limit == 227

@@ -68,11 +68,13 @@ def fit_to_jpeg(
     with pillow_errors(kind):
         with Image.open(io.BytesIO(data), formats=(PILLOW_FORMATS[kind],)) as im:
             check_pixels(im.size, kind)
-            # Decode JPEG at the smallest DCT scale that keeps twice the target size, the
-            # reducing gap Pillow's own thumbnail() uses (other formats ignore draft()).
+            # Decode JPEG at the smallest DCT scale that keeps at least the target size (other
+            # formats ignore draft()): a 4000x3000 photo for 1024 px decodes at 2000x1500, a
+            # quarter of the pixels, and LANCZOS takes it the rest of the way. Asking for twice
+            # the target, as thumbnail()'s reducing gap does, decoded it at full size.
             longest = max(im.size)
-            if longest > 2 * max_edge:
-                factor = longest / (2 * max_edge)
+            if longest > max_edge:
+                factor = longest / max_edge
                 im.draft("RGB", (max(1, int(im.width / factor)), max(1, int(im.height / factor))))
             im.load()  # decoding errors surface here, not in the EXIF handling below
             if orientation is not None:

@@ -18,6 +18,17 @@ per-second limit (429 QPS), the daily quota (429 Daily-limit). Then come the use
 A picture request is *accepted* when it passed every admission step (it was answered 201, 204,
 400 or 404). Requests refused at admission do not count against the per-second window, so
 ``max_requests_in_window(accepted_only=True)`` never exceeds an integral rate limit.
+
+An answer takes as long as Zoom's would (ZOOM_API.md, "Latency"): ``latency_ms``, the network
+round trip, on every picture call; for an upload whose body was read, also the time that body
+needs over the client's uplink (``uplink_mbps``, shared by every request in flight) and, for a
+picture that passed the checks, Zoom's processing (``processing_ms``, its content check). The
+wait is an ``asyncio.sleep``: a thousand uploads in flight cost no CPU while they wait, and
+admission (the per-second window) still happens on arrival.
+
+Besides Zoom's endpoints it serves two of its own, never Zoom's, for benchmarks that run it in
+another process: ``GET /_simulator/stats`` (:meth:`Simulator.summary` as JSON) and
+``POST /_simulator/reset`` (:meth:`Simulator.reset_stats`).
 """
 
 from __future__ import annotations
@@ -37,11 +48,11 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, ClientError, hdrs, web
@@ -113,10 +124,19 @@ class SimulatorOptions:
     fail_rate: float = 0.0
     #: Share of picture requests whose connection is closed with no answer.
     drop_rate: float = 0.0
-    #: Mean latency added to each picture request, milliseconds.
+    #: Mean latency added to each picture request (uploads and removals alike): the network
+    #: round trip, milliseconds.
     latency_ms: float = 0.0
     #: Uniform +/- jitter around ``latency_ms``, milliseconds.
     latency_jitter_ms: float = 0.0
+    #: The client's uplink in megabits/s, one link shared by every request in flight; 0 means
+    #: infinite. An upload is answered no sooner than its body could have crossed it.
+    uplink_mbps: float = 0.0
+    #: Zoom's processing of an uploaded picture (its content check; Zoom takes 1-3 s), counted
+    #: from the body's arrival; removals have none. Milliseconds.
+    processing_ms: float = 0.0
+    #: Uniform +/- jitter around ``processing_ms``, milliseconds.
+    processing_jitter_ms: float = 0.0
     #: ``expires_in`` of issued tokens, seconds.
     token_ttl: int = 3600
     #: Seed for fault injection, latency jitter and tracking ids, for reproducible runs.
@@ -154,9 +174,16 @@ class SimulatorOptions:
         for name in ("account_id", "client_id", "client_secret"):
             if not getattr(self, name):
                 raise ConfigError(f"simulator option {name} must not be empty")
-        for name in ("rate_limit", "latency_ms", "latency_jitter_ms"):
+        for name in (
+            "rate_limit",
+            "latency_ms",
+            "latency_jitter_ms",
+            "uplink_mbps",
+            "processing_ms",
+            "processing_jitter_ms",
+        ):
             value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"simulator option {name} must be >= 0, got {value!r}")
         for name in ("fail_rate", "drop_rate"):
             value = getattr(self, name)
@@ -259,6 +286,9 @@ class SimulatorStats:
     bad_requests: int = 0  #: 400
     not_found: int = 0  #: 404
     aborted: int = 0  #: the client went away while its body was being read
+    #: The most picture requests in progress at once, from arrival until the answer is ready
+    #: (refused ones included). Not an outcome counter.
+    peak_in_flight: int = 0
     #: ``time.monotonic()`` arrival time of every picture request, in arrival order.
     arrivals: array[float] = field(default_factory=lambda: array("d"))
     #: Parallel to ``arrivals``: 1 when that request was accepted (passed admission).
@@ -327,6 +357,31 @@ class _SlidingWindowLimit:
     def add(self, now: float) -> None:
         if self.rate > 0:
             self._log.append(now)
+
+
+class _Uplink:
+    """The client's uplink: one link of ``mbps`` megabits/s that every request body shares.
+
+    Model: a single shared link, kept as a virtual "link free at" time. A body of n bytes that
+    starts at t finishes at max(t, free_at) + 8n / (mbps * 1e6), which becomes the new
+    free_at: the bodies in flight cross one after another (FIFO). The link is busy for the
+    total bytes in flight divided by the bandwidth whatever the order, so a burst drains when
+    it would under TCP's fair share between connections and the last body of a burst arrives
+    at the same time; only the order differs (under fair share, equal bodies sent together all
+    finish near the end), which makes the mean answer a little shorter than fair share would.
+    """
+
+    __slots__ = ("_free_at", "_seconds_per_byte")
+
+    def __init__(self, mbps: float) -> None:
+        self._seconds_per_byte = 8.0 / (mbps * 1e6)
+        self._free_at = -math.inf
+
+    def cross(self, start: float, size: int) -> float:
+        """When a body of ``size`` bytes, sent from ``start``, has wholly arrived."""
+        done = max(start, self._free_at) + size * self._seconds_per_byte
+        self._free_at = done
+        return done
 
 
 class _UserDirectory:
@@ -440,6 +495,19 @@ class _Drop(Exception):
     """Internal: answer by closing the connection."""
 
 
+#: A handled picture call: its answer, and ``time.monotonic()`` before which it is not sent
+#: (0: at once). The round-trip latency comes on top.
+_Handled = tuple[web.Response, float]
+
+
+def _draw(rng: random.Random, mean_ms: float, jitter_ms: float) -> float:
+    """Seconds: ``mean_ms`` +/- a uniform ``jitter_ms``, never below zero."""
+    if not mean_ms and not jitter_ms:
+        return 0.0
+    ms = mean_ms + (rng.uniform(-jitter_ms, jitter_ms) if jitter_ms else 0.0)
+    return max(0.0, ms) / 1000.0
+
+
 class Simulator:
     """A simulated Zoom account: an aiohttp application plus what it has seen.
 
@@ -469,6 +537,9 @@ class Simulator:
         self._fault_rng = random.Random(options.seed)
         self._latency_rng = random.Random(None if options.seed is None else options.seed + 1)
         self._tracking_rng = random.Random(None if options.seed is None else options.seed + 2)
+        self._processing_rng = random.Random(None if options.seed is None else options.seed + 3)
+        self._uplink = _Uplink(options.uplink_mbps) if options.uplink_mbps else None
+        self._handling = 0  # picture requests between arrival and answer, for peak_in_flight
         self._tracking_serial = 0  # makes tracking ids unique whatever the random part draws
         self._successes = 0  # 201s and 204s, for refuse_after
         self._refuse_at = math.inf if options.refuse_after is None else options.refuse_after
@@ -482,6 +553,9 @@ class Simulator:
         self.app.router.add_post("/oauth/token", self._token)
         self.app.router.add_post("/v2/users/{user_id}/picture", self._picture)
         self.app.router.add_delete("/v2/users/{user_id}/picture", self._remove_picture)
+        # The simulator's own routes, not Zoom's: for a benchmark running it in another process.
+        self.app.router.add_get("/_simulator/stats", self._stats_route)
+        self.app.router.add_post("/_simulator/reset", self._reset_route)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -559,9 +633,64 @@ class Simulator:
         """The most picture requests that arrived in any ``window`` seconds (sliding window)."""
         times: Sequence[float] = self.stats.arrivals
         if accepted_only:
-            flags = self.stats.accepted
-            times = [t for t, ok in zip(times, flags, strict=True) if ok]
+            times = self._accepted_arrivals()
         return max_in_window(times, window)
+
+    def _accepted_arrivals(self) -> list[float]:
+        stats = self.stats
+        return [t for t, ok in zip(stats.arrivals, stats.accepted, strict=True) if ok]
+
+    def summary(self) -> dict[str, Any]:
+        """The counters of :attr:`stats` and what a benchmark derives from its arrays.
+
+        This is what ``GET /_simulator/stats`` answers: every counter of
+        :class:`SimulatorStats` by its name (``peak_in_flight`` included), plus ``in_flight``
+        (picture requests in progress now), ``responses_429`` (per-second, daily and
+        concurrency 429s together), ``max_in_window`` and ``max_in_window_accepted`` (the
+        most picture requests, and accepted ones, in any 1 s sliding window),
+        ``accepted_arrivals`` (``count``, ``first`` and ``last`` arrival times of accepted
+        requests, None before the first) and ``clock``, the simulator's ``time.monotonic()``
+        now: arrival times are on that clock, so only their differences mean anything to
+        another process.
+        """
+        stats = self.stats
+        counters = {
+            item.name: getattr(stats, item.name)
+            for item in fields(stats)
+            if isinstance(getattr(stats, item.name), int)
+        }
+        accepted = self._accepted_arrivals()
+        return {
+            **counters,
+            "in_flight": self._handling,
+            "responses_429": stats.rate_limited + stats.daily_limited + stats.concurrency_limited,
+            "max_in_window": max_in_window(stats.arrivals),
+            "max_in_window_accepted": max_in_window(accepted),
+            "accepted_arrivals": {
+                "count": len(accepted),
+                "first": accepted[0] if accepted else None,
+                "last": accepted[-1] if accepted else None,
+            },
+            "clock": time.monotonic(),
+        }
+
+    def reset_stats(self) -> None:
+        """Zero :attr:`stats` and forget the pictures received, e.g. between benchmark runs.
+
+        The account itself is left as it is: tokens, the per-second window, the daily quota.
+        ``peak_in_flight`` starts again from the requests in progress now.
+        """
+        self.stats = SimulatorStats(peak_in_flight=self._handling)
+        self.received.clear()
+
+    async def _stats_route(self, request: web.Request) -> web.Response:
+        """``GET /_simulator/stats``: :meth:`summary` as JSON (the simulator's own, not Zoom's)."""
+        return web.json_response(self.summary())
+
+    async def _reset_route(self, request: web.Request) -> web.Response:
+        """``POST /_simulator/reset``: :meth:`reset_stats`, answered 204 (not Zoom's either)."""
+        self.reset_stats()
+        return web.Response(status=204)
 
     # -- OAuth -------------------------------------------------------------------------------
 
@@ -615,21 +744,38 @@ class Simulator:
         self,
         request: web.Request,
         rule: ScopeRule,
-        handle: Callable[[web.Request, str, float], Awaitable[web.Response]],
+        handle: Callable[[web.Request, str, float, float], Awaitable[_Handled]],
     ) -> web.StreamResponse:
-        """A picture call: admission, then ``handle``, then latency; a tracking id on each."""
+        """A picture call: admission, then ``handle``, then its answer time; a tracking id on each.
+
+        The answer waits for ``handle``'s "not before" time (the body over the uplink, then
+        Zoom's processing), then the round-trip latency.
+        """
         arrived = time.monotonic()
         stats = self.stats
         stats.picture_requests += 1
         delay = self._draw_latency()
+        # The body crosses the client's uplink whatever the answer, so every upload with a
+        # declared length takes its share of the link from its arrival; a chunked body is
+        # charged once read (see _receive).
+        body_done = arrived
+        if self._uplink is not None and request.method == hdrs.METH_POST:
+            size = request.content_length
+            if size:
+                body_done = self._uplink.cross(arrived, size)
         # The raw segment keeps an encoded "/" apart from the path separators.
         user = unquote(request.rel_url.raw_parts[-2])
         slot: str | None = None
+        self._handling += 1
+        if self._handling > stats.peak_in_flight:
+            stats.peak_in_flight = self._handling
         try:
             try:
                 response, slot = self._admit(request, user, rule, arrived)
                 if response is None:
-                    response = await handle(request, user, arrived)
+                    response, not_before = await handle(request, user, arrived, body_done)
+                    if not_before:
+                        delay += max(0.0, not_before - time.monotonic())
             except _Drop:
                 stats.dropped += 1
                 if delay:
@@ -644,6 +790,7 @@ class Simulator:
                 await asyncio.sleep(delay)
             return response
         finally:
+            self._handling -= 1
             if slot is not None:
                 left = self._in_flight[slot] - 1
                 if left:
@@ -666,11 +813,11 @@ class Simulator:
 
     def _draw_latency(self) -> float:
         opts = self.options
-        if not opts.latency_ms and not opts.latency_jitter_ms:
-            return 0.0
-        jitter = opts.latency_jitter_ms
-        ms = opts.latency_ms + (self._latency_rng.uniform(-jitter, jitter) if jitter else 0.0)
-        return max(0.0, ms) / 1000.0
+        return _draw(self._latency_rng, opts.latency_ms, opts.latency_jitter_ms)
+
+    def _draw_processing(self) -> float:
+        opts = self.options
+        return _draw(self._processing_rng, opts.processing_ms, opts.processing_jitter_ms)
 
     def _admit(
         self, request: web.Request, user: str, rule: ScopeRule, arrived: float
@@ -763,49 +910,65 @@ class Simulator:
             },
         )
 
-    async def _receive(self, request: web.Request, user: str, arrived: float) -> web.Response:
-        """After admission: user directory, body checks, then the upload."""
+    async def _receive(
+        self, request: web.Request, user: str, arrived: float, body_done: float
+    ) -> _Handled:
+        """After admission: user directory, body checks, then the upload.
+
+        ``body_done`` is when the body has crossed the uplink. An answer given after reading
+        the body is not sent before it has; a picture that passed the checks then also waits
+        for Zoom's processing, which the simulator's own checks count towards.
+        """
         stats = self.stats
         uploaded = False
         try:
             if self._users is not None and user not in self._users:
                 stats.not_found += 1
-                return _json(404, _error_body(1001, f"User does not exist: {user}."))
+                return _json(404, _error_body(1001, f"User does not exist: {user}.")), 0.0
             try:
                 part = await self._read_picture(request)
             except (ConnectionError, ClientError, asyncio.IncompleteReadError):
                 stats.aborted += 1
-                return web.Response(status=400)  # never reaches the client
+                return web.Response(status=400), 0.0  # never reaches the client
+            read = time.monotonic()
             if isinstance(part, bytes):
                 stats.bad_requests += 1
-                return _json(400, part)
+                return _json(400, part), body_done
             data, filename, content_type = part
+            if self._uplink is not None and request.content_length is None:
+                body_done = self._uplink.cross(arrived, len(data))  # chunked: charged now
             large = len(data) > _THREAD_DECODE_BYTES
             digest = await asyncio.to_thread(_sha256, data) if large else _sha256(data)
             problem = await self._check_image(data, digest, large)
             if problem is not None:
                 stats.bad_requests += 1
-                return _json(400, problem)
+                return _json(400, problem), body_done
             uploaded = True
-            return self._record(request, user, data, digest, filename, content_type, arrived)
+            response = self._record(request, user, data, digest, filename, content_type, arrived)
+            processing = self._draw_processing()
+            if processing:
+                return response, max(read, body_done) + processing
+            return response, body_done
         finally:
             if self.options.daily_limit is not None:
                 self._daily_pending -= 1
                 if uploaded:
                     self._daily_used += 1
 
-    async def _remove(self, request: web.Request, user: str, arrived: float) -> web.Response:
-        """After admission: the user directory, then the picture goes."""
+    async def _remove(
+        self, request: web.Request, user: str, arrived: float, body_done: float
+    ) -> _Handled:
+        """After admission: the user directory, then the picture goes (latency only)."""
         removed = False
         try:
             if self._users is not None and user not in self._users:
                 self.stats.not_found += 1
-                return _json(404, _error_body(1001, f"User does not exist: {user}."))
+                return _json(404, _error_body(1001, f"User does not exist: {user}.")), 0.0
             self.received.pop(user.lower() if "@" in user else user, None)
             self.stats.removals += 1
             self._successes += 1
             removed = True
-            return web.Response(status=204)
+            return web.Response(status=204), 0.0
         finally:
             if self.options.daily_limit is not None:
                 self._daily_pending -= 1
