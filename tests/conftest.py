@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import io
 import os
@@ -93,6 +94,20 @@ async def simulator() -> AsyncIterator[Callable[..., Any]]:
     yield start
     for sim in started:
         await sim.stop()
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a report CSV, as dicts."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def status_counts(rows: list[dict[str, str]]) -> dict[str, int]:
+    """How many rows of a report have each status."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
 
 
 def sim_env(sim: Simulator, **extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ ZOOM_BATCH_CI, which turns the skip into a failure).
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import sqlite3
 import subprocess
@@ -18,19 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Photos, sim_args, sim_env
-
-
-def report_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def statuses(rows: list[dict[str, str]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return counts
+from .conftest import Photos, report_rows, sim_args, sim_env, status_counts
 
 
 def needs(reason: str) -> None:
@@ -100,7 +87,7 @@ async def test_full_disk_under_the_report_stops_the_run(
     assert again.code == 0, again.err
     rows = report_rows(elsewhere)
     assert len(rows) == 2000
-    assert set(statuses(rows)) <= {"uploaded", "skipped"}
+    assert set(status_counts(rows)) <= {"uploaded", "skipped"}
     assert sim.stats.uploads == 2000
     assert all(got.count == 1 for got in sim.received.values())
 
@@ -133,7 +120,7 @@ async def test_full_disk_under_the_state_store_stops_the_run(
     assert str(disk / "state.sqlite3") in outcome.err
     rows = report_rows(report)
     assert len(rows) == 300
-    counts = statuses(rows)
+    counts = status_counts(rows)
     assert set(counts) == {"uploaded", "not_attempted"}, counts
     # Every upload Zoom accepted is reported as uploaded; none as failed.
     assert counts["uploaded"] == sim.stats.uploads
@@ -142,7 +129,7 @@ async def test_full_disk_under_the_state_store_stops_the_run(
 
     again = await run_bounded(cli, [*args, "--state", str(tmp_path / "s.sqlite3")], sim_env(sim))
     assert again.code == 0, again.err
-    assert statuses(report_rows(report)) == {"uploaded": 300}
+    assert status_counts(report_rows(report)) == {"uploaded": 300}
 
 
 async def test_report_naming_a_folder_is_refused_before_sending(
@@ -223,7 +210,7 @@ async def test_summary_that_cannot_be_written_exits_2_keeping_the_report(
         in outcome.err
     )
     assert "internal error" not in outcome.err
-    assert statuses(report_rows(report)) == {"uploaded": 3}
+    assert status_counts(report_rows(report)) == {"uploaded": 3}
 
 
 async def test_state_store_with_look_alike_tables_is_refused(

@@ -4,7 +4,6 @@ digest is of the bytes Zoom received."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import random
@@ -17,7 +16,7 @@ from PIL import ExifTags, Image
 from batch.photos import prepare_image
 from batch.photos._strip import locate
 
-from .conftest import sim_args, sim_env, write_manifest
+from .conftest import report_rows, sim_args, sim_env, write_manifest
 
 GPS = {1: "N", 2: (52.0, 22.0, 10.0), 3: "E", 4: (4.0, 53.0, 0.0)}
 XMP_GPS = (
@@ -105,11 +104,6 @@ def test_damaged_metadata_never_raises() -> None:
     broken = data[:30] + b"\x00" * 40 + data[70:]
     located = locate(broken, "jpeg")
     assert located.orientation == 1
-
-
-def report_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 async def test_zoom_receives_the_photo_without_its_location(

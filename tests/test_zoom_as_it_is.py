@@ -7,7 +7,6 @@ one of the behaviours ZOOM_API.md describes (issue 13).
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -19,21 +18,17 @@ import aiohttp
 
 from batch._cli import build_parser
 
-from .conftest import Photos, make_jpeg, sim_args, sim_env, write_manifest
+from .conftest import (
+    Photos,
+    make_jpeg,
+    report_rows,
+    sim_args,
+    sim_env,
+    status_counts,
+    write_manifest,
+)
 
 GRANULAR_READ_ONLY = "user:read:user:admin user:read:list_users:admin"
-
-
-def report_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def statuses(rows: list[dict[str, str]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return counts
 
 
 async def fetch_token(sim: Any) -> str:
@@ -64,7 +59,7 @@ async def test_revoked_app_stops_the_run_within_a_few_requests(
     assert outcome.code == 2
     rows = report_rows(report)
     assert len(rows) == 60
-    assert statuses(rows) == {"uploaded": 20, "not_attempted": 40}
+    assert status_counts(rows) == {"uploaded": 20, "not_attempted": 40}
     assert [r["status"] for r in rows[:20]] == ["uploaded"] * 20
     # The refusals: the requests in flight with the refused token, then one with the new one.
     assert sim.stats.unauthorized <= 10, sim.stats
@@ -84,7 +79,7 @@ async def test_revoked_app_stops_the_run_within_a_few_requests(
         sim_env(sim2),
     )
     assert again.code == 0
-    assert statuses(report_rows(report)) == {"skipped": 20, "uploaded": 40}
+    assert status_counts(report_rows(report)) == {"skipped": 20, "uploaded": 40}
 
 
 async def test_tokens_invalidated_by_newer_ones_are_resent_not_renewed(
@@ -100,7 +95,7 @@ async def test_tokens_invalidated_by_newer_ones_are_resent_not_renewed(
         sim_env(sim),
     )
     assert outcome.code == 0, outcome.err
-    assert statuses(report_rows(report)) == {"uploaded": 200}
+    assert status_counts(report_rows(report)) == {"uploaded": 200}
     assert sim.stats.uploads == 200
     # ~10.3 s of sending, a renewal every 3.6 s: 3 or 4 renewals, plus the first token.
     assert 3 <= sim.stats.token_requests <= 6, sim.stats
@@ -176,7 +171,7 @@ async def test_scope_refusal_on_an_upload_stops_the_run(
         assert outcome.code == 2, outcome.err
         rows = report_rows(report)
         assert len(rows) == 30
-        assert statuses(rows) == {"not_attempted": 30}
+        assert status_counts(rows) == {"not_attempted": 30}
         assert sim.stats.picture_requests <= 4  # the requests in flight, no more
         assert "lacks the scope user:write:profile_picture:admin" in outcome.err
         refused = [r for r in rows if r["zoom_code"] == "4711"]
@@ -203,7 +198,7 @@ async def test_refused_access_token_exits_2_naming_it(
     )
     assert "expired-token-from-yesterday" not in outcome.err
     rows = report_rows(report)
-    assert statuses(rows) == {"not_attempted": 10}
+    assert status_counts(rows) == {"not_attempted": 10}
     assert "expired-token-from-yesterday" not in report.read_text(encoding="utf-8-sig")
 
 
@@ -241,7 +236,7 @@ async def test_retry_after_hours_away_is_a_daily_limit(
         assert outcome.code == 1, outcome.err
         rows = report_rows(report)
         assert len(rows) == 20
-        assert "deferred" in statuses(rows)
+        assert "deferred" in status_counts(rows)
         assert "daily quota spent" in outcome.err
         assert "holding back 24 h" not in outcome.err
 
