@@ -168,7 +168,12 @@ class RunHandle:
         config = self._config
         if self._job == "remove":
             return RemoveJob(context)
-        photos = LocalFiles(fit=config.fit, fit_max_edge=config.fit_max_edge, root=config.root)
+        photos = LocalFiles(
+            fit=config.fit,
+            fit_max_edge=config.fit_max_edge,
+            root=config.root,
+            budget=context.budget,
+        )
         return UploadJob(context, photos)
 
     async def _execute(
@@ -200,9 +205,10 @@ class RunHandle:
                 ),
             )
         window = InflightWindow(cap=config.workers, rate=lambda: pacer.rate)
+        budget = ByteBudget(config.memory_budget)
         context = JobContext(
             window=window,
-            budget=ByteBudget(config.memory_budget),
+            budget=budget,
             control=control,
             sender=sender,
             state=state,

@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_BUDGET", "READ_BUFFER", "ByteBudget", "InflightWindow"]
 DEFAULT_BUDGET = 256 * 1000 * 1000
 #: What a photo streamed from disk holds in memory while it is sent (the client's read size).
 READ_BUFFER = 64 * 1024
+#: The percentile is recomputed after this many new service times.
+_RESORT_EVERY = 16
 #: Service times remembered: enough for a stable percentile, few enough to follow a change.
 _SAMPLES = 128
 
@@ -58,13 +60,18 @@ class InflightWindow:
         self._first_guess = first_guess
         self._samples: collections.deque[float] = collections.deque(maxlen=_SAMPLES)
         self._sorted: list[float] | None = None
+        self._seen = 0
         self.peak = 0  #: the most rows in progress at once, for the summary and benchmarks
 
     def observe(self, seconds: float) -> None:
         """A row that sent a request took ``seconds`` of service (pacer wait excluded)."""
         if math.isfinite(seconds) and seconds >= 0:
             self._samples.append(seconds)
-            self._sorted = None
+            self._seen += 1
+            # Sorted again every few rows, not at each: the percentile moves slowly, and at
+            # hundreds of rows a second a sort per row is CPU the rows need.
+            if len(self._samples) < _RESORT_EVERY or self._seen % _RESORT_EVERY == 0:
+                self._sorted = None
 
     @property
     def service_time(self) -> float:

@@ -115,9 +115,6 @@ class FakePhotos:
         blob = self.data[row.file]
         return ImageFacts(row.file, "image/jpeg", hashlib.sha256(blob).hexdigest(), 1, 1, len(blob))
 
-    def footprint(self, row: ManifestRow) -> int:
-        return len(self.data.get(row.file, b""))
-
     async def digest(self, row: ManifestRow) -> tuple[int, str] | None:
         facts = self._facts(row)
         return facts.size, facts.sha256

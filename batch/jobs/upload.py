@@ -19,6 +19,9 @@ from ._base import JobContext, RowJob, RowNotes, row_result
 
 __all__ = ["UploadJob"]
 
+#: Bodies up to this size are not counted in the byte budget (256 in flight: 8 MB).
+SMALL_BODY = 32 * 1024
+
 
 class UploadJob(RowJob):
     """``POST /users/{userId}/picture`` for every row; status ``uploaded``."""
@@ -53,7 +56,6 @@ class UploadJob(RowJob):
                 # row's CPU: bench/skip_unchanged.py) are not needed.
                 notes.bytes, notes.sha256 = found
                 return _unchanged(row, record)
-        await held.resize(self.photos.footprint(row))  # the photo is read and decoded
         checked = await self.photos.inspect(row)
         facts = checked.facts
         notes.bytes, notes.sha256, notes.original_bytes = (
@@ -81,8 +83,11 @@ class UploadJob(RowJob):
         sender = self.context.sender
         assert sender is not None
         image = await self.photos.load(row, checked)
-        # From here on the row holds its body: in memory, or one read buffer when streamed.
-        await held.resize(len(image.data) + (READ_BUFFER if image.path is not None else 0))
+        # From here on the row holds its body: in memory, or one read buffer when streamed;
+        # small ones (an avatar of a few KB) are not worth the bookkeeping.
+        body = len(image.data) + (READ_BUFFER if image.path is not None else 0)
+        if body > SMALL_BODY:
+            await held.resize(body)
         await sender.send(lambda client, token: client.upload_picture(user, image, token), tries)
         result = row_result(row, Status.UPLOADED, "uploaded" + fitted, attempts=tries.sent)
         result.http_status = 201

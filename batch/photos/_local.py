@@ -22,6 +22,7 @@ import aiofiles
 
 from .._exceptions import InvalidRow
 from .._models import ImageFacts, ManifestRow, PreparedImage
+from .._window import ByteBudget
 from ._check import DEFAULT_FIT_MAX_EDGE, check_file, not_found, prepare_image
 from ._source import Checked
 
@@ -71,7 +72,12 @@ class LocalFiles:
     """The :class:`~batch.photos.PhotoSource` of photos on disk."""
 
     def __init__(
-        self, *, fit: bool = False, fit_max_edge: int = DEFAULT_FIT_MAX_EDGE, root: Path | None
+        self,
+        *,
+        fit: bool = False,
+        fit_max_edge: int = DEFAULT_FIT_MAX_EDGE,
+        root: Path | None,
+        budget: ByteBudget | None = None,
     ) -> None:
         self._fit = fit
         self._max_edge = fit_max_edge
@@ -79,6 +85,8 @@ class LocalFiles:
         self._cache: OrderedDict[_Identity, ImageFacts | InvalidRow] = OrderedDict()
         self.decoded = 0  #: images decoded (cache misses), for tests and benchmarks
         self._executor: ThreadPoolExecutor | None = None
+        #: The run's byte budget: a photo being checked holds its size of it.
+        self._budget = budget
 
     def close(self) -> None:
         self._cache.clear()
@@ -100,12 +108,6 @@ class LocalFiles:
                     " — move the photo into that folder or fix the path"
                 )
         return row.path
-
-    def footprint(self, row: ManifestRow) -> int:
-        try:
-            return os.stat(row.path).st_size if row.path is not None else 0
-        except OSError:
-            return 0
 
     async def inspect(self, row: ManifestRow) -> Checked:
         path = self._path_of(row)
@@ -155,7 +157,13 @@ class LocalFiles:
                 max_workers=os.cpu_count() or 2, thread_name_prefix="zoom-batch-photo"
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._read_and_prepare, path, shown)
+        if self._budget is not None:
+            await self._budget.take(size)
+        try:
+            return await loop.run_in_executor(self._executor, self._read_and_prepare, path, shown)
+        finally:
+            if self._budget is not None:
+                self._budget.give(size)
 
     def _read_and_prepare(self, path: Path, shown: str) -> PreparedImage:
         try:

@@ -35,12 +35,12 @@ class PhotoSource(Protocol):
         """
         ...
 
-    def footprint(self, row: ManifestRow) -> int:
-        """Bytes checking the row's photo will hold in memory (for the run's byte budget)."""
-        ...
-
     async def inspect(self, row: ManifestRow) -> Checked:
-        """Check the row's photo (format, integrity, size; ``--fit``): what would be sent."""
+        """Check the row's photo (format, integrity, size; ``--fit``): what would be sent.
+
+        A source that holds a large photo in memory to check it takes its size from the run's
+        byte budget meanwhile.
+        """
         ...
 
     async def load(self, row: ManifestRow, checked: Checked) -> PreparedImage:
