@@ -174,7 +174,7 @@ class RunHandle:
             root=config.root,
             budget=context.budget,
         )
-        return UploadJob(context, photos)
+        return UploadJob(context, photos, fit=config.fit)
 
     async def _execute(
         self, manifest: Manifest, client: ZoomClient | None, state: StateStore | None

@@ -99,6 +99,21 @@ def test_a_sideways_photo_is_re_encoded_upright() -> None:
     assert gps_of(image.data) == {}
 
 
+async def test_the_report_says_a_sideways_photo_was_turned_upright(
+    tmp_path: Path, simulator: Any, cli: Any
+) -> None:
+    (tmp_path / "side.jpg").write_bytes(photo("JPEG", orientation=6, size=(64, 48)))
+    manifest = write_manifest(tmp_path / "m.csv", [("a@example.com", "side.jpg")])
+    sim = await simulator(rate_limit=0)
+    report = tmp_path / "report.csv"
+    outcome = await cli(
+        ["run", str(manifest), *sim_args(sim), "--report", str(report)], sim_env(sim)
+    )
+    assert outcome.code == 0, outcome.err
+    (row,) = report_rows(report)
+    assert row["message"].startswith("uploaded; turned upright (re-encoded from ")
+
+
 def test_damaged_metadata_never_raises() -> None:
     data = photo("JPEG")
     broken = data[:30] + b"\x00" * 40 + data[70:]

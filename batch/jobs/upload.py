@@ -29,9 +29,10 @@ class UploadJob(RowJob):
     doing = "uploading"
     scope = UPLOAD_PICTURE
 
-    def __init__(self, context: JobContext, photos: PhotoSource) -> None:
+    def __init__(self, context: JobContext, photos: PhotoSource, *, fit: bool = False) -> None:
         super().__init__(context)
         self.photos = photos
+        self.fit = fit  #: --fit: a re-encoded photo was fitted, not only turned upright
 
     def close(self) -> None:
         super().close()
@@ -63,7 +64,7 @@ class UploadJob(RowJob):
             facts.sha256,
             facts.original_size,
         )
-        fitted = _fitted(facts)
+        fitted = _fitted(facts, fit=self.fit)
         if self.context.dry_run:
             return row_result(row, Status.VALID, "ready to upload" + fitted)
         # The file's own hash differed; with --fit the bytes sent may still be the same.
@@ -132,7 +133,10 @@ def _unchanged(row: ManifestRow, record: UploadRecord) -> RowResult:
     return row_result(row, Status.SKIPPED, f"unchanged since {when} UTC")
 
 
-def _fitted(facts: ImageFacts) -> str:
+def _fitted(facts: ImageFacts, *, fit: bool) -> str:
     if facts.original_size is None:
         return ""
-    return f"; fitted from {human_size(facts.original_size)} to {human_size(facts.size)}"
+    sizes = f"{human_size(facts.original_size)} to {human_size(facts.size)}"
+    if not fit:  # only a photo stored sideways is re-encoded without --fit
+        return f"; turned upright (re-encoded from {sizes})"
+    return f"; fitted from {sizes}"
