@@ -77,18 +77,25 @@ def fit_to_jpeg(
                 factor = longest / max_edge
                 im.draft("RGB", (max(1, int(im.width / factor)), max(1, int(im.height / factor))))
             im.load()  # decoding errors surface here, not in the EXIF handling below
+            # Turned in place when it must be, never copied when it need not (a copy of the
+            # decoded pixels was ~4 ms of the ~165 ms a 12-MP photo takes: bench/fit.py).
             if orientation is not None:
                 turn = _UPRIGHT.get(orientation)
-                upright = im.transpose(turn) if turn is not None else im.copy()
+                upright = im.transpose(turn) if turn is not None else im
             else:
                 try:
-                    upright = ImageOps.exif_transpose(im)
+                    upright = ImageOps.exif_transpose(im, in_place=True) or im
                 except Exception:  # unreadable EXIF: the pixels are fine, keep them as stored
-                    upright = im.copy()
+                    upright = im
             icc = im.info.get("icc_profile")
-        # Scale first: at full size, colour conversion took 0.47 s on a 12-megapixel photo.
-        small = _resamplable(upright)
-        small.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
+            # Scale first (inside: ``upright`` may be the file's image, which closing ends):
+            # at full size, colour conversion took 0.47 s on a 12-megapixel photo.
+            small = _resamplable(upright)
+            if small is im:
+                size = _fitted_size(im.size, max_edge)
+                small = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            else:
+                small.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
         rgb = to_srgb_on_white(small, icc if isinstance(icc, bytes) else None)
         # A new image carries no info dict: no EXIF, GPS, XMP, ICC or comment can follow along
         # (JPEG's encoder copies the source's comment unless told otherwise).
@@ -104,6 +111,13 @@ def fit_to_jpeg(
         height=height,
         original_size=len(data),
     )
+
+
+def _fitted_size(size: tuple[int, int], max_edge: int) -> tuple[int, int]:
+    """``size`` scaled to a longest edge of at most ``max_edge``, as thumbnail() would."""
+    width, height = size
+    scale = min(1.0, max_edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def to_srgb_on_white(im: Image.Image, icc: bytes | None = None) -> Image.Image:
