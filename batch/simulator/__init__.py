@@ -7,17 +7,10 @@ knows it is talking to a simulator.
 
 from __future__ import annotations
 
-from ._app import (
-    MAX_PICTURE_BYTES,
-    ReceivedPicture,
-    Refusal,
-    Simulator,
-    SimulatorOptions,
-    SimulatorStats,
-    load_users_file,
-    max_in_window,
-    serve,
-)
+from ._app import Simulator, serve
+from ._limits import max_in_window
+from ._options import MAX_PICTURE_BYTES, SimulatorOptions, load_users_file
+from ._stats import ReceivedPicture, Refusal, SimulatorStats
 
 __all__ = [
     "MAX_PICTURE_BYTES",
