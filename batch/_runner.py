@@ -312,6 +312,10 @@ def _check_outputs(config: Config, manifest: Path) -> None:
             continue
         if path.is_dir():
             raise ConfigError(f"{flag}: {path} is a folder — name a file")
+        if path.exists() and not path.is_file():
+            # /dev/null, a pipe: the report is written beside it and renamed over it, which
+            # (as root) would put a plain file where the device was.
+            raise ConfigError(f"{flag}: {path} is not a regular file — name a file")
         where = _where(path)
         if where in seen:
             raise ConfigError(f"{flag}: {path} is {seen[where]} — name another file")

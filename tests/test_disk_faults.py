@@ -159,6 +159,8 @@ async def test_report_naming_a_folder_is_refused_before_sending(
             ["--report", "{tmp}/r.csv", "--html", "{tmp}/r.csv"],
             "--html: {tmp}/r.csv is --report — name another file",
         ),
+        # Renamed over a device, the report would replace it with a plain file (as root).
+        (["--report", "/dev/null"], "--report: /dev/null is not a regular file — name a file"),
         (
             ["--report", "{tmp}/r.csv", "--html", "{tmp}/r.json"],
             "--html: {tmp}/r.json is the JSON summary — name another file",
