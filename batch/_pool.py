@@ -218,7 +218,6 @@ class WorkerPool:
         # await, run in manifest order (what Job.process relies on).
         task = asyncio.create_task(self._job.process(row))
         self._inflight.add(task)
-        self.window.note(len(self._inflight))
         task.add_done_callback(lambda done: self._finished(row, done))
 
     def _finished(self, row: ManifestRow, task: asyncio.Task[RowResult]) -> None:

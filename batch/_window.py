@@ -61,7 +61,6 @@ class InflightWindow:
         self._samples: collections.deque[float] = collections.deque(maxlen=_SAMPLES)
         self._sorted: list[float] | None = None
         self._seen = 0
-        self.peak = 0  #: the most rows in progress at once, for the summary and benchmarks
 
     def observe(self, seconds: float) -> None:
         """A row that sent a request took ``seconds`` of service (pacer wait excluded)."""
@@ -91,9 +90,6 @@ class InflightWindow:
             return self.cap  # no pace to follow (nothing paces these rows)
         want = math.ceil(want) + self._spare
         return max(self._floor, min(self.cap, want))
-
-    def note(self, in_progress: int) -> None:
-        self.peak = max(self.peak, in_progress)
 
 
 class ByteBudget:

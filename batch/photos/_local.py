@@ -145,8 +145,7 @@ class LocalFiles:
         size = check_file(path, shown=shown, fit=self._fit)
         if size <= _CHECK_INLINE_LIMIT and not self._fit:
             # A small photo checks in well under a millisecond; a thread hop costs as much.
-            data = await self._read(path, size, shown)
-            return prepare_image(data, filename=path.name)
+            return prepare_image(self._read_photo(path, shown), filename=path.name)
         # Checking, re-encoding and hashing a large file is CPU work: off the loop, on one thread
         # per core, each reading its photo only once its turn comes, so the photos alive in
         # memory (bytes and decoded pixels) are bounded by the cores, not by the rows waiting.
@@ -166,18 +165,14 @@ class LocalFiles:
                 self._budget.give(size)
 
     def _read_and_prepare(self, path: Path, shown: str) -> PreparedImage:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InvalidRow(not_found(shown)) from None
-        except OSError as exc:
-            raise InvalidRow(cannot_read(shown, exc)) from None
-        self.decoded += 1
+        data = self._read_photo(path, shown)
         return prepare_image(data, filename=path.name, fit=self._fit, max_edge=self._max_edge)
 
-    async def _read(self, path: Path, size: int, shown: str) -> bytes:
+    def _read_photo(self, path: Path, shown: str) -> bytes:
+        """The photo's bytes to check, its reading failures as the row's; blocking, so called
+        on the loop only for photos small enough that a thread hop would cost more."""
         try:
-            data = await _read(path, size)
+            data = path.read_bytes()
         except FileNotFoundError:
             raise InvalidRow(not_found(shown)) from None
         except OSError as exc:
