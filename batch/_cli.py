@@ -17,177 +17,33 @@ import signal
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from PIL import Image
 
-from . import __version__
+from ._arguments import EXIT_SETUP, build_parser
 from ._config import (
     MEDIUM_RATE,
-    PLAN_ALIASES,
     PLAN_NAMES,
     Config,
     build_config,
-    read_config_file,
 )
+from ._config_file import read_config_file
 from ._exceptions import ConfigError, MissingCredentials, SetupError, one_line
 from ._simulate import (
     FILE_SECTIONS,
-    add_simulator_options,
     simulate_command,
     simulated,
     simulator_options,
 )
-from .manifest import FORMAT_NAMES
 
 if TYPE_CHECKING:
     from ._runner import JobName
     from .simulator import SimulatorOptions
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_SETUP = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS = 0, 1
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 EXIT_INTERNAL = 70  # EX_SOFTWARE
-#: Zoom's plan names; Business+ plans (enterprise, education, partner) have Business's limits.
-PLAN_CHOICES = (*MEDIUM_RATE, *PLAN_ALIASES)
-
-EXAMPLES = """\
-examples:
-  # try it with no Zoom account: the built-in simulator plays Zoom
-  zoom-batch run samples/manifest.csv --simulate
-
-  # check a manifest and forecast the run; sends nothing, needs no credentials
-  zoom-batch validate photos.csv
-
-  # the real thing: a Server-to-Server OAuth app with the scope
-  # user:write:profile_picture:admin (older apps: user:write:admin)
-  export ZOOM_ACCOUNT_ID=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=...
-  zoom-batch run photos.csv --plan business --report reports/tonight.csv
-
-  # run again only what failed last time
-  zoom-batch run photos.csv --retry-failed reports/tonight.csv
-
-  # take away the pictures of the users a manifest names (only its user column is read)
-  zoom-batch remove leavers.csv --plan business
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_SETUP, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="zoom-batch",
-        description="Set Zoom users' profile pictures in bulk, paced to the account's rate"
-        " limit, with a per-user report.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"zoom-batch {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-
-    run = commands.add_parser(
-        "run",
-        help="upload every picture a manifest names",
-        description="Upload every picture a manifest (CSV or YAML) names and write a report.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    validate = commands.add_parser(
-        "validate",
-        help="check a manifest and forecast the run; sends nothing",
-        description="Check every row (users, files, images) and forecast the run."
-        " Sends nothing and needs no credentials.",
-    )
-    remove = commands.add_parser(
-        "remove",
-        help="remove the picture of every user a manifest names",
-        description="Remove the profile picture of every user a manifest (CSV or YAML) names"
-        " and write a report. Only the user column is read.",
-    )
-    for sub in (run, validate, remove):
-        sub.add_argument("manifest", type=Path, metavar="MANIFEST", help="CSV or YAML manifest")
-        sub.add_argument("--config", type=Path, metavar="FILE", help="YAML config file")
-        sub.add_argument("--format", choices=FORMAT_NAMES, help="manifest format")
-        sub.add_argument("--plan", choices=PLAN_CHOICES, help="account plan")
-        sub.add_argument("--rate", type=float, metavar="N", help="pace in requests/s")
-        sub.add_argument("--report", type=Path, metavar="PATH", help="report CSV path")
-        sub.add_argument("--quiet", action="store_true", help="print only the summary and errors")
-        sub.add_argument("--log-format", choices=("text", "json"), default="text")
-        sub.add_argument("--log-file", type=Path, metavar="PATH", help="write events here")
-    for sub in (run, validate):
-        sub.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
-        sub.add_argument("--fit", action="store_true", default=None, help="convert images")
-        sub.add_argument("--fit-max-edge", type=int, metavar="PX", help="--fit longest edge")
-        sub.add_argument("--root", type=Path, metavar="DIR", help="files must lie inside DIR")
-
-    for sub in (run, remove):
-        sub.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
-        sub.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
-        sub.add_argument(
-            "--concurrency",
-            type=int,
-            metavar="N",
-            help="most rows in progress (default: follows latency)",
-        )
-        sub.add_argument(
-            "--memory-budget",
-            type=int,
-            metavar="MB",
-            dest="memory_budget_mb",
-            help="photo bytes held in memory at once (256)",
-        )
-        sub.add_argument("--dry-run", action="store_true", default=None, help="check, send nothing")
-        sub.add_argument(
-            "--simulate", action="store_true", help="run against the built-in simulator"
-        )
-        sub.add_argument("--state", type=Path, metavar="PATH", help="state store (SQLite) path")
-        sub.add_argument("--no-state", action="store_true", default=None, help="no skip, no resume")
-        sub.add_argument(
-            "--retry-failed", type=Path, metavar="REPORT", help="only rows that report left undone"
-        )
-        sub.add_argument(
-            "--wait-for-quota",
-            action="store_true",
-            default=None,
-            help="when the daily quota runs out, wait for it instead of stopping",
-        )
-        sub.add_argument("--max-attempts", type=int, metavar="N", help="requests per row (5)")
-        sub.add_argument("--max-retry-time", type=float, metavar="S", help="seconds per row (300)")
-        sub.add_argument("--connect-timeout", type=float, metavar="S", help="default 10")
-        sub.add_argument("--request-timeout", type=float, metavar="S", help="default 60")
-        sim_group = sub.add_argument_group("simulator settings (with --simulate)")
-        add_simulator_options(sim_group, "sim-")  # type: ignore[arg-type]
-
-    run.add_argument("--force", action="store_true", default=None, help="upload even unchanged")
-
-    simulate = commands.add_parser(
-        "simulate",
-        help="serve the Zoom simulator in the foreground",
-        description="Serve a local Zoom simulator (OAuth and picture upload) until Ctrl-C.",
-    )
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=0, help="default: a free port")
-    simulate.add_argument("--config", type=Path, metavar="FILE", help="YAML with simulator:")
-    add_simulator_options(simulate, "")
-
-    scan = commands.add_parser(
-        "scan",
-        help="build a manifest from a folder of photos named after users",
-        description="Build a manifest from photo files named jane.doe@example.com.jpg or"
-        " jane.doe.jpg (with --domain).",
-    )
-    scan.add_argument("folder", type=Path, metavar="DIR")
-    scan.add_argument("--domain", help="domain for file names that are local parts only")
-    scan.add_argument("--output", type=Path, metavar="PATH", default=Path("manifest.csv"))
-    return parser
-
-
 # -- run / validate ------------------------------------------------------------------------
 
 _FLAG_KEYS = (
@@ -212,6 +68,11 @@ _FLAG_KEYS = (
     "max_retry_time",
     "connect_timeout",
     "request_timeout",
+    "keep_reports",
+    "delimiter",
+    "sheet",
+    "user_column",
+    "file_column",
 )
 
 
@@ -278,7 +139,7 @@ async def _execute(
                         file=err,
                         flush=True,
                     )
-                run.stop(reason=reason)
+                run.stop(reason=reason, exit_code=EXIT_SIGINT if sigint else EXIT_SIGTERM)
 
             for number in (signal.SIGINT, signal.SIGTERM):
                 # Not on Windows, nor outside the main thread (tests run the CLI in a thread).
@@ -293,14 +154,21 @@ async def _execute(
                 reason = "interrupted (Ctrl-C)" if sigint else "terminated (SIGTERM)"
                 print(f"zoom-batch: {reason} while starting; nothing was sent", file=err)
                 return EXIT_SIGINT if sigint else EXIT_SIGTERM
-    if received:
-        return EXIT_SIGTERM if received[0] == signal.SIGTERM else EXIT_SIGINT
-    return summary.exit_code
+    return summary.exit_code  # 130 or 143 after a signal, as the JSON summary says
 
 
 def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: TextIO) -> int:
     config, file_settings = _load_settings(args, environ)
     simulator = None
+    if not getattr(args, "simulate", False):
+        given = [
+            name
+            for name, value in vars(args).items()
+            if name.startswith("sim_") and value is not None
+        ]
+        if given:
+            flag = "--sim-" + given[0][4:].replace("_", "-")
+            raise ConfigError(f"{flag} sets the simulator: add --simulate, or drop it")
     if getattr(args, "simulate", False):
         section = file_settings.get("simulator") or {}
         if not isinstance(section, dict):
@@ -315,30 +183,6 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: Text
         return asyncio.run(_execute(args, config, simulator, err))
     finally:
         gc.unfreeze()
-
-
-# -- scan ----------------------------------------------------------------------------------
-
-
-def _scan_command(args: argparse.Namespace, out: TextIO) -> int:
-    from ._scan import scan_folder, write_manifest
-
-    result = scan_folder(args.folder, domain=args.domain)
-    try:
-        write_manifest(result, args.output)
-    except OSError as exc:
-        raise ConfigError(f"--output: cannot write {args.output}: {exc.strerror or exc}") from None
-    mapped = len(result.mapped)
-    print(f"mapped {mapped:,} file{'' if mapped == 1 else 's'} → {args.output}", file=out)
-    if result.notes:
-        print(f"{len(result.notes):,} to convert:", file=out)
-        for path, note in result.notes:
-            print(f"  {path}: {note}", file=out)
-    if result.unmapped:
-        print(f"{len(result.unmapped):,} not mapped:", file=out)
-        for path, reason in result.unmapped:
-            print(f"  {path}: {reason}", file=out)
-    return EXIT_OK if not result.unmapped else EXIT_PROBLEMS
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -362,7 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_command(args, environ, sys.stderr)
         if args.command == "simulate":
             return simulate_command(args, environ, sys.stdout)
-        return _scan_command(args, sys.stdout)
+        from ._scan import scan_command
+
+        return scan_command(
+            args.folder,
+            domain=args.domain,
+            output=args.output,
+            force=args.force,
+            recursive=args.recursive,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
     except MissingCredentials as exc:
         print(f"zoom-batch: {one_line(str(exc))}; or try --simulate", file=sys.stderr)
         return EXIT_SETUP

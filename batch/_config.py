@@ -7,9 +7,10 @@ package trusts a :class:`Config` it is handed and never reads the environment it
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ PLAN_NAMES = {"free": "Free", "pro": "Pro", "business": "Business"}
 MAX_CONCURRENCY = 1000
 #: A pace above this is a typo, not an account's limit.
 MAX_RATE = 100_000.0
+
+#: A CSV's field separators, and the words that name them (``--delimiter tab``).
+DELIMITERS = {
+    ",": ",",
+    ";": ";",
+    "\t": "\t",
+    "|": "|",
+    "tab": "\t",
+    "comma": ",",
+    "semicolon": ";",
+    "pipe": "|",
+}
+_DELIMITER_WORDS = "',', ';', tab or '|'"
 
 #: Environment variables read, and the config key each one sets.
 ENVIRONMENT = {
@@ -94,12 +108,18 @@ class Config:
     fit_max_edge: int = DEFAULT_FIT_MAX_EDGE
     root: Path | None = None
     dry_run: bool = False
+    # How to read the manifest (None: found from the file).
+    delimiter: str | None = None  #: a CSV's field separator: one of DELIMITERS' values
+    sheet: str | None = None  #: a workbook's sheet; None = the first
+    user_column: str | None = None  #: the header naming the user column, beyond the aliases
+    file_column: str | None = None  #: the header naming the file column, beyond the aliases
     # Where results go.
     report: Path | None = None
     html: Path | None = None
     state: Path | None = None
     no_state: bool = False
     retry_failed: Path | None = None
+    keep_reports: int | None = None  #: keep the reports of the last N runs in their folder
 
     def __post_init__(self) -> None:
         for key in CREDENTIALS:
@@ -127,6 +147,12 @@ class Config:
                     "concurrency", f"must be at most {MAX_CONCURRENCY:,}, got {self.concurrency}"
                 )
         _whole("memory_budget_mb", self.memory_budget_mb)
+        if self.keep_reports is not None:
+            _whole("keep_reports", self.keep_reports)
+        if self.delimiter is not None and self.delimiter not in DELIMITERS.values():
+            raise _Invalid(
+                "delimiter", f"expected one of {_DELIMITER_WORDS}; got {self.delimiter!r}"
+            )
         _number("connect_timeout", self.connect_timeout)
         _number("request_timeout", self.request_timeout)
         _whole("fit_max_edge", self.fit_max_edge)
@@ -284,6 +310,17 @@ def _plan(key: str, value: Any) -> str:
     return text
 
 
+def _delimiter(key: str, value: Any) -> str | None:
+    if isinstance(value, str) and value in ("\t", "\\t"):  # a tab, or "\t" as typed
+        return "\t"
+    text = _text(key, value)
+    if text is None:
+        return None
+    if text.lower() not in DELIMITERS:
+        raise ConfigError(f"{key}: expected {_DELIMITER_WORDS}; got {value!r}")
+    return DELIMITERS[text.lower()]
+
+
 def _path(key: str, value: Any) -> Path | None:
     text = _text(key, value)
     return Path(text).expanduser() if text else None
@@ -315,117 +352,22 @@ _PARSERS: dict[str, Any] = {
     "state": _path,
     "no_state": _boolean,
     "retry_failed": _path,
+    "keep_reports": _positive_int,
+    "delimiter": _delimiter,
+    "sheet": _text,
+    "user_column": _text,
+    "file_column": _text,
 }
 
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Every setting a config file, a flag or ``build_config`` may name.
+SETTINGS = frozenset(_PARSERS)
 
 
-def _substitute(text: str, environ: Mapping[str, str]) -> str | None:
-    """Replace ``${VAR}`` and ``${VAR:-default}``; None when a bare reference is unset."""
-    missing = False
-
-    def one(match: re.Match[str]) -> str:
-        nonlocal missing
-        value = environ.get(match.group(1))
-        if value:
-            return value
-        if match.group(2) is not None:
-            return match.group(2)
-        missing = True
-        return ""
-
-    result = _ENV_REFERENCE.sub(one, text)
-    # A value that is only an unset reference means "not set here", so that a config file
-    # can say ``client_secret: ${ZOOM_CLIENT_SECRET}`` and a dry run still needs no secret.
-    return None if missing and not result.strip() else result
-
-
-def read_config_file(
-    path: Path, environ: Mapping[str, str], *, sections: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """Read a YAML config file, substitute ``${ENV}`` references, reject unknown keys.
-
-    ``sections`` names the keys it may hold besides the run settings (the CLI's own).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    data = _load_yaml(text, path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
-    result: dict[str, Any] = {}
-    for key, value in data.items():
-        name = str(key).strip().replace("-", "_")
-        if name not in _PARSERS and name not in sections:
-            raise ConfigError(f"{path}: unknown setting {key!r}")
-        result[name] = _expand(value, environ)
-    return result
-
-
-#: How deep a config file's values may nest. Its settings nest two or three levels (a
-#: section and its keys); the bound keeps a hostile file from exhausting the stack.
-MAX_DEPTH = 20
-_NEST_HINT = "a config file's settings nest a few levels at most"
-
-
-def _load_yaml(text: str, path: Path) -> Any:
-    """The YAML document ``text`` (of the file ``path``), as ``yaml.safe_load`` reads it.
-
-    Refused, with a ConfigError naming the file and line, when it holds an alias (``*name``)
-    or nests deeper than :data:`MAX_DEPTH`. Aliases share one node however often they are
-    written, so a few lines of them ("billion laughs") stand for 10**9 values once walked,
-    and the settings are walked (``${ENV}`` substitution, the CLI's own sections). As the
-    manifest's YAML reader does, this looks at parser events first (no tree, no recursion),
-    and builds the document only from a file that passed.
-    """
-    import yaml  # here, not at the top: most runs have no config file, and it costs ~25 ms
-
-    try:  # the C parser where PyYAML has it (it refuses 1,000 levels itself); else Python's
-        loader: type = yaml.CSafeLoader
-    except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-        loader = yaml.SafeLoader
-    too_deep = f"nested more than {MAX_DEPTH} levels deep — {_NEST_HINT}"
-    try:
-        depth = 0
-        for event in yaml.parse(text, Loader=loader):
-            line = event.start_mark.line + 1 if event.start_mark is not None else 0
-            if isinstance(event, yaml.AliasEvent):
-                raise ConfigError(
-                    f"{path}: line {line}: *{event.anchor} is a YAML alias; write the value out"
-                    " — a config file takes no aliases"
-                )
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise ConfigError(f"{path}: line {line}: {too_deep}")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        return yaml.load(text, Loader=loader)  # a safe loader: plain data only
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        if "maximum nesting depth" in problem:  # libyaml's own bound, met before ours
-            problem = too_deep
-        raise ConfigError(f"{path}:{where}: {problem}") from None
-
-
-def _expand(value: Any, environ: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        return _substitute(value, environ)
-    if isinstance(value, dict):
-        return {k: _expand(v, environ) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, environ) for v in value]
-    return value
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` — did you mean 'fit_max_edge'?`` for a misspelt key, or ""."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    return f" — did you mean {close[0]!r}?" if close else ""
 
 
 def build_config(
@@ -450,7 +392,7 @@ def build_config(
             merged[key], sources[key] = value, variable
     for key, value in flags.items():
         if key not in _PARSERS:
-            raise ConfigError(f"unknown setting {key!r}")
+            raise ConfigError(f"unknown setting {key!r}{did_you_mean(key, _PARSERS)}")
         if value is not None:
             merged[key], sources[key] = value, "--" + key.replace("_", "-")
     values: dict[str, Any] = {}

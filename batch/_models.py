@@ -44,6 +44,12 @@ class ManifestRow:
     user: str  #: the user as written, surrounding spaces trimmed
     file: str  #: the file as written
     path: Path | None  #: ``file`` resolved against the manifest's folder; None when empty
+    #: The manifest's other cells, one per :attr:`Manifest.extra_columns <batch.manifest.Manifest>`
+    #: (a Name, a department): carried to the report as they are.
+    extras: tuple[str, ...] = ()
+    #: Why the reader could not make a usable row of this one (a YAML item of the wrong shape):
+    #: the row is reported ``invalid`` with this message, and the others go on.
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,8 @@ class RowResult:
     line: int | None = None  #: the manifest line the row starts on
     original_bytes: int | None = None  #: size of the source when ``--fit`` re-encoded it
     tracking_id: str | None = None  #: Zoom's ``x-zm-trackingid`` of a failed or refused row
+    #: The manifest row's other cells (``ManifestRow.extras``), written after the report's own.
+    extras: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._clock import iso_utc, now_iso
 from ._config import Config
-from ._exceptions import ConfigError, MissingCredentials
+from ._exceptions import ConfigError, MissingCredentials, StateError
 from ._models import PROBLEM_STATUSES, RunSummary, Status
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
@@ -82,15 +82,20 @@ class RunHandle:
         self._task: asyncio.Task[Any] | None = None
         self._stopped_early = False
         self._done_before: frozenset[str] | None = None
+        self._stop_code: int | None = None  #: the exit code a stop asked for (130, 143)
+        self._warnings: list[str] = []
 
     @property
     def started(self) -> bool:
         """True once rows are being processed (a stop then reports every row)."""
         return self._pool is not None
 
-    def stop(self, *, reason: str = "interrupted") -> None:
+    def stop(self, *, reason: str = "interrupted", exit_code: int | None = None) -> None:
         """Stop the run: before any row, at once (nothing was sent); else after the rows in
-        flight (a second call cancels those too)."""
+        flight (a second call cancels those too). ``exit_code`` (130 for Ctrl-C, 143 for
+        SIGTERM) is the one the summary gives, unless the run also had to stop (2)."""
+        if self._stop_code is None:
+            self._stop_code = exit_code
         if self._pool is not None:
             self._pool.stop(reason=reason)
         elif not self._stopped_early:
@@ -123,6 +128,8 @@ class RunHandle:
         config = self._config
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
         if config.dry_run:
+            return await self._execute(manifest, None, self._peek_state())
+        if manifest.total == 0:  # a quiet day: nothing to send, no credentials needed
             return await self._execute(manifest, None, None)
         if not config.access_token and not config.has_oauth:
             raise _missing_credentials(config, job_class.scope or UPLOAD_PICTURE)
@@ -163,6 +170,25 @@ class RunHandle:
             finally:
                 if state is not None:
                     state.close()
+
+    def _peek_state(self) -> StateStore | None:
+        """The state store, read-only, for a forecast that knows which rows are unchanged."""
+        config = self._config
+        if config.no_state or config.force:
+            return None
+        path = config.state
+        if path is None:
+            account = config.account_id or ("access-token" if config.access_token else None)
+            if account is None:  # no credentials: which account's store is not known
+                return None
+            path = default_state_path(account)
+        try:
+            return StateStore.peek(path, account_id=None if config.state else config.account_id)
+        except StateError as exc:
+            if "in use" not in str(exc):
+                raise
+            self._warnings.append(f"{exc}: this forecast does not know which photos are unchanged")
+            return None
 
     def _make_job(self, context: JobContext) -> RowJob:
         config = self._config
@@ -215,6 +241,7 @@ class RunHandle:
             force=config.force,
             done_before=self._done_before,
             retry_source=str(config.retry_failed or ""),
+            forecast=config.dry_run,
         )
         job = self._make_job(context)
 
@@ -257,18 +284,19 @@ class RunHandle:
             job=self._job,
             report_path=str(report.path),
             summary_path=str(summary_path(report.path)),
+            warnings=list(self._warnings),
         )
         if config.html is not None and self._job == "upload" and report.error is None:
             await _contact_sheet(config.html, report.path, manifest, summary)
         if report.error is not None:
             summary.report_path = str(report.partial)
-        _settle(summary, control)
+        _settle(summary, control, self._stop_code)
         try:
             write_summary(summary_path(report.path), summary)
         except OSError as exc:
             control.fail(f"cannot write the summary {summary.summary_path} ({exc.strerror or exc})")
             summary.summary_path = None
-            _settle(summary, control)
+            _settle(summary, control, self._stop_code)
         observer.run_finished(summary)
         return summary
 
@@ -295,10 +323,16 @@ async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: 
         summary.html_path = str(html)
 
 
-def _settle(summary: RunSummary, control: RunControl) -> None:
-    """The summary's stop reason and exit code, from how the run went."""
+def _settle(summary: RunSummary, control: RunControl, stop_code: int | None) -> None:
+    """The summary's stop reason and exit code, from how the run went: 2 when it had to
+    stop, else the code of a signal that stopped it (130, 143), else 0 or 1."""
     summary.stopped = control.failure
-    summary.exit_code = 2 if control.failure else 0 if summary.problems == 0 else 1
+    if control.failure:
+        summary.exit_code = 2
+    elif stop_code is not None and control.interrupted:
+        summary.exit_code = stop_code
+    else:
+        summary.exit_code = 0 if summary.problems == 0 else 1
 
 
 def _check_outputs(config: Config, manifest: Path) -> None:

@@ -17,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from ._config import Config, read_config_file
+from ._config import Config
+from ._config_file import read_config_file
 from ._exceptions import ConfigError
 
 if TYPE_CHECKING:

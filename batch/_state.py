@@ -9,15 +9,11 @@ with ``kill -9`` resumes by running the same command again. One SQLite file per 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
-import json
 import os
 import re
-import socket
 import sqlite3
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +22,7 @@ from typing import Self
 
 from ._clock import now_iso
 from ._exceptions import StateError
-
-if sys.platform == "win32":
-    import msvcrt
-else:
-    import fcntl
+from ._state_lock import StoreLock
 
 __all__ = ["SCHEMA_VERSION", "StateStore", "UploadRecord", "default_state_path", "user_key"]
 
@@ -41,9 +33,6 @@ _APP_DIR = "zoom-batch"
 _SUFFIX = ".sqlite3"
 # Only an external reader (the sqlite3 shell, a backup) can hold the database: we hold the lock.
 _BUSY_TIMEOUT_MS = 2000
-# The lock file: the holder's details (JSON, space-padded) in the first bytes, and on Windows
-# the locked byte just after them, because msvcrt locks are mandatory and would block reading.
-_HOLDER_SIZE = 512
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -70,6 +59,7 @@ _TABLE_COLUMNS = {
 }
 # Constant SQL strings, so sqlite3's statement cache prepares each one once per connection.
 _SELECT_UPLOAD = "SELECT sha256, uploaded_at, run_id FROM uploads WHERE user_key = ?"
+_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 _DELETE_UPLOAD = "DELETE FROM uploads WHERE user_key = ?"
 _UPSERT_UPLOAD = (
     "INSERT OR REPLACE INTO uploads (user_key, sha256, uploaded_at, run_id) VALUES (?, ?, ?, ?)"
@@ -142,7 +132,7 @@ class StateStore:
     run_id: str
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, lock: _Lock, *, account_id: str, run_id: str
+        self, path: Path, conn: sqlite3.Connection, lock: StoreLock, *, account_id: str, run_id: str
     ) -> None:
         self.path = path
         self.account_id = account_id
@@ -166,7 +156,7 @@ class StateStore:
         except OSError as exc:
             raise StateError(f"cannot create the folder for {path}: {exc.strerror}") from exc
         # Lock before reading the database, so a second run never touches it.
-        lock = _Lock.acquire(path, run_id=run_id)
+        lock = StoreLock.acquire(path, run_id=run_id)
         conn: sqlite3.Connection | None = None
         try:
             try:
@@ -184,6 +174,36 @@ class StateStore:
                 conn.close()
             lock.release()
             raise
+
+    @classmethod
+    def peek(cls, path: Path, *, account_id: str | None = None) -> StateStore | None:
+        """Open the store at ``path`` read-only and without the lock, for a forecast (a dry run,
+        ``validate``): None when there is no such file. Writing to it raises StateError.
+
+        ``account_id`` None accepts a store of any account (a dry run may have no credentials).
+        Raises StateError as :meth:`open` does, and when a run holds the store.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return None
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=0.5, isolation_level=None
+            )
+            tables = {n for (n,) in conn.execute(_TABLES)}
+            _check_ours(conn, path, tables, account_id=account_id)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                if "locked" in str(exc):
+                    raise StateError(f"{path} is in use by a zoom-batch run") from exc
+                raise StateError(f"cannot read {path}: {exc}") from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise _not_ours(path, str(exc)) from exc
+            raise
+        return cls(path, conn, StoreLock.none(), account_id=account_id or "", run_id="")
 
     def last_upload(self, user: str) -> UploadRecord | None:
         """The last successful upload recorded for ``user``, or None."""
@@ -290,7 +310,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
     # folders, and a second line of defence against a concurrent writer. External readers
     # (the sqlite3 shell) wait until the run ends.
     conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {n for (n,) in conn.execute(_TABLES)}
     if not tables:
         _set_pragmas(conn)
         conn.execute("BEGIN IMMEDIATE")
@@ -311,7 +331,17 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
             raise
         return
 
-    # Read-only checks first: a foreign or newer file must be left exactly as it was.
+    _check_ours(conn, path, tables, account_id=account_id)
+    # Schema 1 is the first: migrations from older versions go here.
+    _set_pragmas(conn)
+
+
+def _check_ours(
+    conn: sqlite3.Connection, path: Path, tables: set[str], *, account_id: str | None
+) -> None:
+    """Raise StateError unless the file is a zoom-batch store this version reads, of
+    ``account_id`` (any account when None), undamaged. Reads only: a foreign or newer file
+    must be left exactly as it was."""
     if "meta" not in tables:
         shown = ", ".join(sorted(tables)[:5])
         raise _not_ours(path, f"it holds other tables: {shown}")
@@ -331,7 +361,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
             f"{path} was written by a newer zoom-batch (state schema {version}; this one reads "
             f"up to {SCHEMA_VERSION}) — upgrade zoom-batch or pass --state"
         )
-    if meta["account_id"] != account_id:
+    if account_id is not None and meta["account_id"] != account_id:
         raise StateError(
             f"{path} belongs to Zoom account {meta['account_id']}, not {account_id} "
             "— pass --state to use another file"
@@ -341,8 +371,6 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
     if problems != ["ok"]:
         # quick_check's report spans lines; the CLI's message must stay one line.
         raise _not_ours(path, f"damaged: {' '.join(problems[0].split())}")
-    # Schema 1 is the first: migrations from older versions go here.
-    _set_pragmas(conn)
 
 
 def _set_pragmas(conn: sqlite3.Connection) -> None:
@@ -352,104 +380,3 @@ def _set_pragmas(conn: sqlite3.Connection) -> None:
     # NORMAL in WAL mode fsyncs only at checkpoints: durable against a process crash (kill -9),
     # may lose the last commits on power loss, never corrupts.
     conn.execute("PRAGMA synchronous = NORMAL")
-
-
-class _Lock:
-    """An exclusive, non-blocking OS advisory lock on ``<path>.lock``, naming its holder.
-
-    ``flock`` (POSIX) and ``msvcrt.locking`` (Windows) locks die with the process holding
-    them, so a killed run leaves no stale lock behind.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd: int | None = fd
-
-    @classmethod
-    def acquire(cls, path: Path, *, run_id: str) -> _Lock:
-        lock_path = Path(f"{path}.lock")
-        try:
-            # O_BINARY: Windows would otherwise open in text mode.
-            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
-            fd = os.open(lock_path, flags, 0o600)
-        except OSError as exc:
-            raise StateError(f"cannot open the lock file {lock_path}: {exc.strerror}") from exc
-        try:
-            _try_lock(fd)
-        except OSError as exc:
-            os.close(fd)
-            if not _is_contention(exc):
-                raise StateError(f"cannot lock {lock_path}: {exc.strerror}") from exc
-            raise StateError(
-                f"{path} is in use by another zoom-batch run ({_describe_holder(lock_path)}) "
-                "— wait for it to finish or pass --state"
-            ) from None
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "run_id": run_id,
-            "since": now_iso(),
-        }
-        _write_holder(fd, json.dumps(holder))
-        return cls(fd)
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        try:
-            # Blank the holder first, so nobody reads our details after we are gone.
-            _write_holder(fd, "")
-            _unlock(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_holder(fd: int, text: str) -> None:
-    data = text.encode("utf-8")[:_HOLDER_SIZE].ljust(_HOLDER_SIZE)
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, data)
-
-
-def _describe_holder(lock_path: Path) -> str:
-    """``pid 123 on host, run r1, since 2026-11-27T02:00:00Z``, as far as the lock file says."""
-    # The holder writes its details just after locking: give it a moment if they are not there.
-    for _ in range(5):
-        try:
-            with lock_path.open("rb") as f:
-                text = f.read(_HOLDER_SIZE).decode("utf-8", "replace").strip()
-            info = json.loads(text) if text else None
-        except (OSError, ValueError):
-            info = None
-        if isinstance(info, dict):
-            return (
-                f"pid {info.get('pid', '?')} on {info.get('host', '?')}, "
-                f"run {info.get('run_id', '?')}, since {info.get('since', '?')}"
-            )
-        time.sleep(0.01)
-    return f"holder unknown; see {lock_path}"
-
-
-if sys.platform == "win32":
-
-    def _try_lock(fd: int) -> None:
-        os.lseek(fd, _HOLDER_SIZE, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, _HOLDER_SIZE, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-    def _is_contention(exc: OSError) -> bool:
-        # LK_NBLCK fails with EACCES (or EDEADLOCK) when another handle holds the byte.
-        return exc.errno in (errno.EACCES, errno.EDEADLOCK)
-
-else:
-
-    def _try_lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _is_contention(exc: OSError) -> bool:
-        return isinstance(exc, BlockingIOError)

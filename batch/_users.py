@@ -5,6 +5,7 @@ Everything here raises :class:`InvalidRow` with a message an HR person can act o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import sqlite3
@@ -95,6 +96,11 @@ class SeenUsers:
         found = self._db.execute("SELECT row FROM seen WHERE key = ?", (key,)).fetchone()
         return int(found[0])
 
+    def row_of(self, key: str) -> int | None:
+        """The row remembered for ``key``, if any."""
+        found = self._db.execute("SELECT row FROM seen WHERE key = ?", (key,)).fetchone()
+        return None if found is None else int(found[0])
+
     def close(self) -> None:
         self._db.close()
 
@@ -102,23 +108,88 @@ class SeenUsers:
 class UserCheck:
     """Checks each row's user in manifest order, refusing a bad one and every repeat.
 
-    Call :meth:`check` for the rows in manifest order (the pool's jobs do it before their
-    first ``await``), so "duplicate of row N" always names the earlier row.
+    Call :meth:`check` or :meth:`claim` for the rows in manifest order (the pool's jobs do it
+    before their first ``await``), so that "duplicate of row N" always names the earlier row.
+    With :meth:`check` the first row naming a user wins. With :meth:`claim` the first *usable*
+    one does: a row whose photo turns out to be missing or broken does not keep a later good
+    row for the same user from running. In-flight claims are held in memory (bounded by the
+    rows in progress); settled ones in :class:`SeenUsers`.
     """
 
     def __init__(self) -> None:
         self._seen = SeenUsers()
+        #: user key -> the latest claim not yet settled, which a later row for that user waits on
+        self._pending: dict[str, Claim] = {}
 
     def check(self, row: ManifestRow) -> str:
         """The row's user as it will be sent; raises :class:`InvalidRow`."""
         user = check_user(row.user)
         first = self._seen.first_row(user_key(user), row.row)
         if first is not None:
-            raise InvalidRow(
-                f"duplicate of row {first} (same user) — only the first row for a user is used;"
-                " remove this row or fix its user"
-            )
+            raise _duplicate(first)
         return user
+
+    def claim(self, row: ManifestRow) -> Claim:
+        """Claim the row's user, to be settled once the row's photo is known to be usable.
+
+        Raises :class:`InvalidRow` for a bad user, or one an earlier usable row already has.
+        """
+        user = check_user(row.user)
+        key = user_key(user)
+        first = self._seen.row_of(key)
+        if first is not None:
+            raise _duplicate(first)
+        claim = Claim(self, key, user, row.row, self._pending.get(key))
+        self._pending[key] = claim
+        return claim
+
+    def _settle(self, claim: Claim, winner: int | None) -> None:
+        if winner == claim.row:
+            self._seen.first_row(claim.key, claim.row)
+        if self._pending.get(claim.key) is claim:
+            del self._pending[claim.key]
 
     def close(self) -> None:
         self._seen.close()
+
+
+class Claim:
+    """One row's claim on its user: :meth:`wait` for the earlier rows' claims, then say
+    whether the row was :meth:`usable`; a claim left unsettled counts as unusable."""
+
+    def __init__(
+        self, check: UserCheck, key: str, user: str, row: int, before: Claim | None
+    ) -> None:
+        self._check = check
+        self.key, self.user, self.row = key, user, row
+        self._before = before
+        #: The row that won the user (this one, or an earlier one), None while none has.
+        self._winner: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    async def wait(self) -> None:
+        """Wait for the earlier rows naming this user; raise InvalidRow if one was usable."""
+        if self._before is not None:
+            winner = await asyncio.shield(self._before._winner)
+            if winner is not None:
+                self._settle(winner)
+                raise _duplicate(winner)
+
+    def usable(self) -> None:
+        """The row's photo passed its check: the user is this row's."""
+        self._settle(self.row)
+
+    def release(self) -> None:
+        """The row ended; unless it was :meth:`usable`, a later row may have the user."""
+        self._settle(None)
+
+    def _settle(self, winner: int | None) -> None:
+        if not self._winner.done():
+            self._winner.set_result(winner)
+            self._check._settle(self, winner)
+
+
+def _duplicate(first: int) -> InvalidRow:
+    return InvalidRow(
+        f"duplicate of row {first} (same user) — only the first usable row for a user is used;"
+        " remove this row or fix its user"
+    )

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from batch._config import Config, build_config, read_config_file
+from batch._config import Config, build_config
+from batch._config_file import read_config_file
 from batch._exceptions import ConfigError
 
 from .conftest import sim_args, sim_env

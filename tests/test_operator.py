@@ -468,10 +468,11 @@ async def test_scan_builds_a_manifest_that_validates(tmp_path: Path, cli: Any) -
         "mapped 3 files → m.csv",
         "1 to convert:",
         "  hr-export/carol.gif: GIF is not JPEG or PNG: upload it with --fit",
-        "3 not mapped:",
-        "  hr-export/archive: a folder: sub-folders are not scanned",
+        # Non-photos and sub-folders are noted, not "not mapped": only photos make exit 1.
+        "ignored 1 file that is not a photo",
+        "skipped 1 sub-folder (pass --recursive to scan it): hr-export/archive",
+        "1 not mapped:",
         "  hr-export/JANE.DOE.png: duplicate of jane.doe.jpg (both are jane.doe@example.com)",
-        "  hr-export/notes.txt: not an image extension (.txt)",
     ]
     assert (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines() == [
         "email,file",
@@ -488,7 +489,14 @@ async def test_scan_builds_a_manifest_that_validates(tmp_path: Path, cli: Any) -
     for name in ("archive", "JANE.DOE.png", "notes.txt"):
         path = folder / name
         path.rmdir() if path.is_dir() else path.unlink()
-    clean = await cli(["scan", "hr-export", "--domain", "example.com", "--output", "m.csv"])
+    kept = await cli(["scan", "hr-export", "--domain", "example.com", "--output", "m.csv"])
+    assert (kept.code, kept.err.strip()) == (
+        2,
+        "zoom-batch: m.csv exists — pass --force to replace it, or --output another path",
+    )
+    clean = await cli(
+        ["scan", "hr-export", "--domain", "example.com", "--output", "m.csv", "--force"]
+    )
     assert clean.code == 0
     assert clean.out.splitlines()[0] == "mapped 3 files → m.csv"
     assert "not mapped" not in clean.out

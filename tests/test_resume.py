@@ -231,6 +231,7 @@ async def test_signal_gives_a_complete_report_then_retry_failed_finishes_the_res
         assert row["message"].startswith(f"not sent: the run was {reason}"), row
     summary = json.loads(report.with_suffix(".json").read_text())
     assert summary["interrupted"] is True
+    assert summary["exit_code"] == code  # the summary and the process agree
     assert summary["counts"]["uploaded"] == len(uploaded)
     assert summary["counts"]["not_attempted"] == len(left)
     assert not partial_of(report).exists()
@@ -320,7 +321,10 @@ async def test_second_run_on_the_same_store_refuses_naming_the_first(
         f"zoom-batch: {state} is in use by another zoom-batch run"
         f" (pid {first.pid} on {socket.gethostname()}, run "
     )
-    assert lines[0].endswith("— wait for it to finish or pass --state")
+    assert lines[0].endswith(
+        "— wait for it to finish: one run at a time per Zoom account, since two would share"
+        " and overrun the account's rate limit"
+    )
     assert not other.exists() and not partial_of(other).exists()
 
     first.send_signal(signal.SIGTERM)

@@ -337,7 +337,9 @@ async def test_bad_config_key_names_the_key(cli: Any, tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("plan: pro\nconcurency: 4\n")
     outcome = await cli(["run", "m.csv", "--config", "c.yaml"])
     assert outcome.code == 2
-    assert outcome.err.strip() == "zoom-batch: c.yaml: unknown setting 'concurency'"
+    # A near miss gets the setting it resembles.
+    expected = "zoom-batch: c.yaml: unknown setting 'concurency' — did you mean 'concurrency'?"
+    assert outcome.err.strip() == expected
     (tmp_path / "c.yaml").write_text("plan: platinum\n")
     outcome = await cli(["run", "m.csv", "--config", "c.yaml"])
     assert outcome.err.strip() == (

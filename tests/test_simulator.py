@@ -23,7 +23,7 @@ from PIL import Image
 from yarl import URL
 
 from batch._cli import build_parser
-from batch._config import read_config_file
+from batch._config_file import read_config_file
 from batch._exceptions import ConfigError
 from batch._simulate import FILE_SECTIONS, answer_time, simulator_options
 from batch.simulator import (

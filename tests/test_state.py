@@ -200,7 +200,10 @@ def test_second_open_in_the_same_process_names_the_holder(state_path: Path) -> N
         re.escape(f"{state_path} is in use by another zoom-batch run (pid {os.getpid()} on ")
         + re.escape(f"{socket.gethostname()}, run run-first, since ")
         + r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-        + re.escape(") — wait for it to finish or pass --state")
+        + re.escape(
+            ") — wait for it to finish: one run at a time per Zoom account, since two would"
+            " share and overrun the account's rate limit"
+        )
     )
     assert re.fullmatch(pattern, message), message
     # The refused run did not disturb the holder.

@@ -55,6 +55,7 @@ def row_result(row: ManifestRow, status: Status, message: str, *, attempts: int 
         attempts=attempts,
         finished_at=now_iso(),
         line=row.line,
+        extras=row.extras,
     )
 
 
@@ -74,10 +75,12 @@ class JobContext:
     window: InflightWindow | None = None
     #: Photo bytes the rows in progress may hold in memory.
     budget: ByteBudget | None = None
+    #: A dry run: nothing is sent, and ``state`` (when there is one) is read to forecast skips.
+    forecast: bool = False
 
     @property
     def dry_run(self) -> bool:
-        return self.sender is None
+        return self.sender is None or self.forecast
 
 
 @dataclass(slots=True)
@@ -119,6 +122,8 @@ class RowJob:
         skipped = self.done_before(row)
         if skipped is not None:
             return skipped
+        if row.problem is not None:  # the reader could not make a row of it (a bad YAML item)
+            return row_result(row, Status.INVALID, row.problem)
         try:
             result = await self.handle(row, tries, notes)
         except InvalidRow as exc:

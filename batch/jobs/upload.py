@@ -1,6 +1,7 @@
 """The upload job: set each row's user's picture to the row's photo (``zoom-batch run``).
 
-Per row: the user is checked (before any await: duplicates are found in manifest order); a
+Per row: the user is checked and claimed (before any await: duplicates are found in manifest
+order; the first row whose photo passes its check wins the user, see ``UserCheck.claim``); a
 photo whose bytes the state store says were sent last time is skipped after hashing it alone;
 otherwise the photo source checks it (and ``--fit`` converts it), the sender uploads it, and
 the state store records the bytes sent.
@@ -12,6 +13,7 @@ from .._models import ImageFacts, ManifestRow, RowResult, Status
 from .._retry import Tries
 from .._scopes import UPLOAD_PICTURE
 from .._state import UploadRecord
+from .._users import Claim
 from .._window import READ_BUFFER, ByteBudget
 from .._words import human_size
 from ..photos import Checked, PhotoSource
@@ -39,25 +41,30 @@ class UploadJob(RowJob):
         self.photos.close()
 
     async def handle(self, row: ManifestRow, tries: Tries, notes: RowNotes) -> RowResult:
-        user = self.users.check(row)  # first, before any await: see the module docstring
+        claim = self.users.claim(row)  # first, before any await: see the module docstring
         held = _Held(self.context.budget)
         try:
-            return await self._handle(row, user, tries, notes, held)
+            await claim.wait()  # an earlier row for the same user goes first
+            return await self._handle(row, claim, tries, notes, held)
         finally:
+            claim.release()
             held.release()
 
     async def _handle(
-        self, row: ManifestRow, user: str, tries: Tries, notes: RowNotes, held: _Held
+        self, row: ManifestRow, claim: Claim, tries: Tries, notes: RowNotes, held: _Held
     ) -> RowResult:
+        user = claim.user
         record = self._last_upload(user)
         if record is not None:
             found = await self.photos.digest(row)
             if found is not None and found[1] == record.sha256:
                 # Zoom accepted these very bytes: the image checks (about a third of a skipped
                 # row's CPU: bench/skip_unchanged.py) are not needed.
+                claim.usable()
                 notes.bytes, notes.sha256 = found
-                return _unchanged(row, record)
+                return self._unchanged(row, record)
         checked = await self.photos.inspect(row)
+        claim.usable()  # the photo passed: later rows for this user are duplicates
         facts = checked.facts
         notes.bytes, notes.sha256, notes.original_bytes = (
             facts.size,
@@ -65,11 +72,11 @@ class UploadJob(RowJob):
             facts.original_size,
         )
         fitted = _fitted(facts, fit=self.fit)
-        if self.context.dry_run:
-            return row_result(row, Status.VALID, "ready to upload" + fitted)
         # The file's own hash differed; with --fit the bytes sent may still be the same.
         if record is not None and record.sha256 == facts.sha256:
-            return _unchanged(row, record)
+            return self._unchanged(row, record)
+        if self.context.dry_run:
+            return row_result(row, Status.VALID, "ready to upload" + fitted)
         return await self._upload(row, user, checked, tries, fitted, held)
 
     async def _upload(
@@ -97,10 +104,17 @@ class UploadJob(RowJob):
             self.remember(row, result, lambda: state.record_upload(user, image.sha256))
         return result
 
+    def _unchanged(self, row: ManifestRow, record: UploadRecord) -> RowResult:
+        when = record.uploaded_at.replace("T", " ").rstrip("Z")
+        message = f"unchanged since {when} UTC"
+        if self.context.dry_run:
+            message += ": would be skipped"
+        return row_result(row, Status.SKIPPED, message)
+
     def _last_upload(self, user: str) -> UploadRecord | None:
         """What the state store knows of ``user``, when unchanged rows may be skipped."""
         state = self.context.state
-        if self.context.dry_run or self.context.force or state is None:
+        if self.context.force or state is None:
             return None
         return state.last_upload(user)
 
@@ -126,11 +140,6 @@ class _Held:
         if self._budget is not None:
             self._budget.give(self._held)
         self._held = 0
-
-
-def _unchanged(row: ManifestRow, record: UploadRecord) -> RowResult:
-    when = record.uploaded_at.replace("T", " ").rstrip("Z")
-    return row_result(row, Status.SKIPPED, f"unchanged since {when} UTC")
 
 
 def _fitted(facts: ImageFacts, *, fit: bool) -> str:
