@@ -281,11 +281,12 @@ _NOT_REPEATED = frozenset(
 
 
 def again_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """The command that repeats this run, as words: the command, the manifest, and every flag
+    """The command that repeats this run, as the words after ``zoom-batch``: the command, the
+    manifest, and every flag
     that shapes the run (where Zoom is, the simulator, the pace, --fit, the state store, how
     the manifest is read...), so that a pasted suggestion does what this run did. Secrets
     never appear: they come from the environment."""
-    words = ["zoom-batch", args.command, str(args.manifest)]
+    words = [args.command, str(args.manifest)]
     command = next(
         action.choices[args.command]
         for action in parser._actions
@@ -298,5 +299,6 @@ def again_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
         if value is None or value is False or value == action.default:
             continue
         flag = action.option_strings[-1]
-        words += [flag] if action.nargs == 0 else [flag, str(value)]
+        shown = f"{value:g}" if isinstance(value, float) else str(value)  # 20, not 20.0
+        words += [flag] if action.nargs == 0 else [flag, shown]
     return words

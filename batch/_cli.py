@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from PIL import Image
 
-from ._arguments import EXIT_SETUP, build_parser
+from ._arguments import EXIT_SETUP, again_words, build_parser
 from ._config import (
     MEDIUM_RATE,
     PLAN_NAMES,
@@ -94,7 +94,13 @@ def _load_settings(
 def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStack) -> Any:
     from .ui import ConsoleProgress, JsonLog, Observers, TextLog
 
-    console = ConsoleProgress(stream=err, quiet=args.quiet, manifest=str(args.manifest))
+    console = ConsoleProgress(
+        stream=err,
+        quiet=args.quiet,
+        manifest=str(args.manifest),
+        again=again_words(build_parser(), args),
+        remembers=not (getattr(args, "no_state", None) or getattr(args, "force", None)),
+    )
     stack.callback(console.close)
     observers: list[Any] = [console]
     if args.log_file is not None or args.log_format == "json":

@@ -29,7 +29,7 @@ from ._window import ByteBudget, InflightWindow
 from .jobs import JobContext, RemoveJob, RowJob, UploadJob
 from .manifest import COLUMNS, Manifest, open_manifest
 from .photos import LocalFiles
-from .ui import NullObserver, RunObserver
+from .ui import RATE_LIMITED, NullObserver, RunObserver
 
 if TYPE_CHECKING:
     from ._client import ZoomClient
@@ -212,7 +212,7 @@ class RunHandle:
         target_rate = pacer.rate  # the pace aimed at: just under the ceiling
         pacer.add_listener(
             lambda seconds, rate: observer.backoff_started(
-                seconds=seconds, reason="rate limited (429)", rate=rate
+                seconds=seconds, reason=RATE_LIMITED, rate=rate
             ),
             lambda rate: observer.backoff_ended(rate=rate),
         )

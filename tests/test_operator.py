@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,12 @@ PROGRESS = re.compile(
     r"progress \d+/28 \(\d+%\) · \d+\.\d/s of \d+\.\d/s · eta \d+s · uploaded \d+"
 )
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+SLOW = re.compile(
+    r"slow: Zoom answered 'too many requests' and the pace was cut (once|\d+ times), down to"
+    r" \d+\.\d/s of 19\.4/s: another app or integration may be using this account's rate limit"
+    r" \(every app on the account shares it\); lower --rate to leave it room, or run when it is"
+    r" quiet"
+)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -139,12 +145,13 @@ async def zoom_batch(
     )
 
 
-def closing_from_summary(summary_json: Path, manifest: str) -> str:
-    """The closing text the run's JSON summary calls for."""
+def closing_from_summary(summary_json: Path, manifest: str, again: Sequence[str] = ()) -> str:
+    """The closing text the run's JSON summary calls for, without what only the run's events
+    tell (the problem rows, a slow run's explanation); ``again``: the run's own words."""
     data = json.loads(summary_json.read_text(encoding="utf-8"))
     del data["problems"]
     counts = {Status(s): n for s, n in data.pop("counts").items() if n}
-    return closing_text(RunSummary(counts=counts, **data), manifest=manifest)
+    return closing_text(RunSummary(counts=counts, **data), manifest=manifest, again=again)
 
 
 def colour_codes(text: str) -> list[str]:
@@ -192,9 +199,11 @@ async def test_a_terminal_gets_a_live_display_redrawn_in_place_and_the_hold(
     assert re.search(r"\nuploaded (\d+)\n", text)  # counts per status under the bar
     assert HOLDING.search(text)  # the hold after a 429 is on screen
     assert colour_codes(text)  # a colour terminal gets colour
-    # The display is erased and the closing text printed in its place.
-    closing = closing_from_summary(tmp_path / "r.json", "manifest.csv")
-    assert text.rsplit("\x1b[2K", 1)[1] == closing + "\n"
+    # The display is erased and the closing text printed in its place; the simulator took a
+    # quarter of the pace asked for, and the end says why the run was slow.
+    closing, slow = text.rsplit("\x1b[2K", 1)[1].rsplit("\n\n", 1)
+    assert closing == closing_from_summary(tmp_path / "r.json", "manifest.csv")
+    assert SLOW.fullmatch(slow.removesuffix("\n")), slow
 
 
 async def test_no_color_keeps_the_redraws_and_drops_the_colour(
@@ -224,8 +233,10 @@ async def test_a_pipe_gets_plain_lines_every_few_seconds_and_no_escape_codes(
     assert result.out == ""
     assert ESCAPE not in result.err and "\r" not in result.err
     closing = closing_from_summary(tmp_path / "r.json", "manifest.csv")
-    assert result.err.endswith("\n" + closing + "\n")
-    lines = result.err[: -len(closing) - 2].split("\n")
+    before, slow = result.err.removesuffix("\n").rsplit("\n\n", 1)
+    assert SLOW.fullmatch(slow), slow  # 429s held the run to a quarter of its pace
+    assert before.endswith("\n" + closing)
+    lines = before[: -len(closing) - 1].split("\n")
     assert lines[0] == "run started: 28 rows at 19.4/s"  # --rate 20 less the pacer's headroom
     progress = [line for line in lines[1:] if line.startswith("progress ")]
     holds = [line for line in lines[1:] if line.startswith("holding back ")]
@@ -255,11 +266,11 @@ async def test_quiet_prints_exactly_the_closing_summary_with_the_next_step(
 
     assert outcome.code == 1
     assert outcome.out == ""
-    assert (
-        outcome.err
-        == closing_from_summary(tmp_path / "reports/tonight.json", "manifest.csv") + "\n"
-    )
+    again = ["run", "manifest.csv", *sim_args(sim)]
+    closing = closing_from_summary(tmp_path / "reports/tonight.json", "manifest.csv", again)
+    table, step = closing.split("\n\n")
     lines = outcome.err.split("\n")
+    assert outcome.err == "\n\n".join([table, lines[7], step]) + "\n"  # and the failed row
     assert lines[:3] == [
         "uploaded      4",
         "failed        1",
@@ -270,8 +281,13 @@ async def test_quiet_prints_exactly_the_closing_summary_with_the_next_step(
         "report CSV    reports/tonight.csv",
         "JSON summary  reports/tonight.json",
         "",
-        "1 row failed — fix them, then:"
-        " zoom-batch run manifest.csv --retry-failed reports/tonight.csv",
+        # The problem rows, cut to 100 columns; no word of 429s, as there were none.
+        "  row 4  user0003@example.com: no such user in this Zoom account: User does not exist:"
+        " user0003@exa…",
+        "",
+        # The run's own flags are repeated: the pasted command goes where this run went.
+        "1 row failed — fix them, then: zoom-batch run manifest.csv"
+        f" --api-url {sim.api_url} --oauth-url {sim.oauth_url} --retry-failed reports/tonight.csv",
         "",
     ]
 

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol
 
 from .._models import RowResult, RunSummary
 
-__all__ = ["NullObserver", "Observers", "RunObserver"]
+__all__ = ["RATE_LIMITED", "NullObserver", "Observers", "RunObserver"]
+
+#: ``backoff_started``'s reason when a 429 cut the pace (the console counts these cuts).
+RATE_LIMITED = "rate limited (429)"
 
 _log = logging.getLogger(__name__)
 
@@ -41,7 +44,10 @@ class RunObserver(Protocol):
         return None
 
     def backoff_started(self, *, seconds: float, reason: str, rate: float) -> None:
-        """The pool holds back ``seconds`` (429 seen, quota spent); ``rate`` is the new pace."""
+        """The pool holds back ``seconds`` (429 seen, quota spent); ``rate`` is the new pace.
+
+        ``reason`` is :data:`RATE_LIMITED` when a 429 cut the pace.
+        """
         return None
 
     def backoff_ended(self, *, rate: float) -> None:
