@@ -496,7 +496,7 @@ class Corpus:
 def read_report(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        assert tuple(reader.fieldnames or ()) == COLUMNS
+        assert tuple(reader.fieldnames or ())[: len(COLUMNS)] == COLUMNS  # then the manifest's
         return list(reader)
 
 
@@ -591,7 +591,7 @@ def sent_as(user: str) -> str:
 def test_corpus_is_large_and_mixed() -> None:
     invalid = [case for case in CASES if not case.valid]
     assert len(invalid) >= 40
-    assert len(MANIFEST_CASES) >= 30
+    assert len(MANIFEST_CASES) + len(ROW_LEVEL_CASES) >= 30
     assert len(CASES) - len(invalid) >= 8
     assert len({case.id for case in CASES}) == len(CASES)
 
@@ -766,6 +766,15 @@ class ManifestCase:
 
 CSV_NEEDS_UTF8 = "not UTF-8 text — save the manifest as UTF-8 (in Excel: CSV UTF-8) and try again"
 SHAPE = " — expected a list of mappings with 'email' and 'file' keys, or a mapping of user: file"
+USERS_ACCEPTED = (
+    "accepted: email, e-mail, email address, mail, user, user_id, userId, login,"
+    " userPrincipalName, upn (or name it with --user-column)"
+)
+FILES_ACCEPTED = (
+    "accepted: file, photo, picture, path, image, photo file, photo path, file name, foto, bild"
+    " (or name it with --file-column)"
+)
+FORMATS_HINT = " — name it .csv, .yaml, .yml, .xlsx or .xlsm, or pass --format csv|yaml|xlsx"
 
 MANIFEST_CASES = [
     ManifestCase("missing", "m.csv", None, "manifest not found"),
@@ -809,53 +818,35 @@ MANIFEST_CASES = [
         "a@example.com: café.jpg\n".encode("latin-1"),
         "line 1: " + CSV_NEEDS_UTF8,
     ),
-    ManifestCase("header-only", "m.csv", b"email,file\n", "the manifest has a header but no rows"),
-    ManifestCase(
-        "header-and-blank-rows",
-        "m.csv",
-        b"email,file\n,\n \n",
-        "the manifest has a header but no rows",
-    ),
     ManifestCase(
         "no-user-column",
         "m.csv",
         b"name,photo\nJane,a.jpg\n",
-        "line 1: no user column — found columns: name, photo;"
-        " accepted: email, user, user_id, userId",
+        "line 1: no user column — found columns: name, photo; " + USERS_ACCEPTED,
     ),
     ManifestCase(
         "no-file-column",
         "m.csv",
         b"Email,Name\na@example.com,Jane\n",
-        "line 1: no file column — found columns: Email, Name; accepted: file, photo, picture, path",
+        "line 1: no file column — found columns: Email, Name; " + FILES_ACCEPTED,
     ),
     ManifestCase(
         "bad-header-after-blank-lines",
         "m.csv",
         b"\n,,\nname,photo\nJane,a.jpg\n",
-        "line 3: no user column — found columns: name, photo;"
-        " accepted: email, user, user_id, userId",
+        "line 3: no user column — found columns: name, photo; " + USERS_ACCEPTED,
     ),
     ManifestCase(
         "header-with-control-characters",
         "m.csv",
         b"e\x0bmail,file\na@example.com,a.jpg\n",
-        "line 1: no user column — found columns: e\\x0bmail, file;"
-        " accepted: email, user, user_id, userId",
-    ),
-    ManifestCase(
-        "tab-separated",
-        "m.csv",
-        b"email\tfile\na@example.com\ta.jpg\n",
-        "line 1: no user column — found columns: email\\tfile;"
-        " accepted: email, user, user_id, userId",
+        "line 1: no user column — found columns: e\\x0bmail, file; " + USERS_ACCEPTED,
     ),
     ManifestCase(
         "data-row-as-header",
         "m.csv",
         b"a@example.com,a.jpg\n",
-        "line 1: no user column — found columns: a@example.com, a.jpg;"
-        " accepted: email, user, user_id, userId",
+        "line 1: no user column — found columns: a@example.com, a.jpg; " + USERS_ACCEPTED,
     ),
     ManifestCase(
         "cell-over-1-mb",
@@ -883,18 +874,6 @@ MANIFEST_CASES = [
         " — remove that character",
     ),
     ManifestCase(
-        "yaml-list-of-strings",
-        "m.yaml",
-        b"- a@example.com\n- b@example.com\n",
-        "line 1: a list item is not a mapping" + SHAPE,
-    ),
-    ManifestCase(
-        "yaml-mapping-with-list-value",
-        "m.yaml",
-        b"a@example.com: a.jpg\nb@example.com: [b.jpg, c.jpg]\n",
-        "line 2: 'b@example.com' holds a list or mapping, not text" + SHAPE,
-    ),
-    ManifestCase(
         "yaml-multi-document",
         "m.yaml",
         b"a@example.com: a.jpg\n---\nb@example.com: b.jpg\n",
@@ -903,38 +882,18 @@ MANIFEST_CASES = [
     ManifestCase(
         "yaml-single-value", "m.yaml", b"hello\n", "line 1: the manifest is a single value" + SHAPE
     ),
-    ManifestCase(
-        "yaml-item-without-file",
-        "m.yml",
-        b"- email: a@example.com\n  file: a.jpg\n- email: b@example.com\n  name: Bo\n",
-        "line 3: no file key — found keys: email, name; accepted: file, photo, picture, path",
-    ),
-    ManifestCase(
-        "yaml-alias",
-        "m.yaml",
-        b"a@example.com: &p a.jpg\nb@example.com: *p\n",
-        "line 2: 'b@example.com' is an alias; write the value out" + SHAPE,
-    ),
-    ManifestCase(
-        "yaml-mapping-key",
-        "m.yaml",
-        b"? {a: b}\n: a.jpg\n",
-        "line 1: a key is not text" + SHAPE,
-    ),
     ManifestCase("yaml-comments-only", "m.yaml", b"# nobody yet\n", "the manifest is empty"),
     ManifestCase(
         "unknown-extension",
         "m.txt",
         b"email,file\na@example.com,a.jpg\n",
-        "cannot tell the manifest format from the extension '.txt'"
-        " — name it .csv, .yaml or .yml, or pass --format csv|yaml",
+        "cannot tell the manifest format from the extension '.txt'" + FORMATS_HINT,
     ),
     ManifestCase(
         "no-extension",
         "manifest",
         b"email,file\na@example.com,a.jpg\n",
-        "cannot tell the manifest format from the extension ''"
-        " — name it .csv, .yaml or .yml, or pass --format csv|yaml",
+        "cannot tell the manifest format from the extension ''" + FORMATS_HINT,
     ),
     ManifestCase(
         "format-yaml-on-a-csv",
@@ -947,8 +906,7 @@ MANIFEST_CASES = [
         "format-csv-on-a-yaml",
         "m.yaml",
         b"- email: a@example.com\n  file: a.jpg\n",
-        "line 1: no user column — found columns: - email: a@example.com;"
-        " accepted: email, user, user_id, userId",
+        "line 1: no user column — found columns: - email: a@example.com; " + USERS_ACCEPTED,
         ("--format", "csv"),
     ),
 ]
@@ -974,6 +932,78 @@ async def test_manifest_problem_stops_the_run_before_any_request(
         assert outcome.out == ""
     assert (sim.stats.token_requests, sim.stats.picture_requests) == (0, 0)
     assert not (tmp_path / "reports").exists()
+
+
+# What stopped the run before (issue 14) and is now a row, or nothing to do: a quiet day, a
+# tab-separated export, one bad YAML entry among good ones.
+ROW_LEVEL_CASES = [
+    ("header-only", "m.csv", b"email,file\n", 0, []),
+    ("header-and-blank-rows", "m.csv", b"email,file\n,\n \n", 0, []),
+    ("tab-separated", "m.csv", b"email\tfile\na@example.com\ta.jpg\n", 0, [("valid", "")]),
+    (
+        "yaml-list-of-strings",
+        "m.yaml",
+        b"- a@example.com\n- b@example.com\n",
+        1,
+        [
+            ("invalid", "line 1: a list item is not a mapping" + SHAPE),
+            ("invalid", "line 2: a list item is not a mapping" + SHAPE),
+        ],
+    ),
+    (
+        "yaml-mapping-with-list-value",
+        "m.yaml",
+        b"a@example.com: a.jpg\nb@example.com: [b.jpg, c.jpg]\n",
+        1,
+        [
+            ("valid", ""),
+            ("invalid", "line 2: 'b@example.com' holds a list or mapping, not text" + SHAPE),
+        ],
+    ),
+    (
+        "yaml-item-without-file",
+        "m.yml",
+        b"- email: a@example.com\n  file: a.jpg\n- email: b@example.com\n  name: Bo\n",
+        1,
+        [
+            ("valid", ""),
+            ("invalid", "line 3: no file key — found keys: email, name; " + FILES_ACCEPTED),
+        ],
+    ),
+    (
+        "yaml-alias",
+        "m.yaml",
+        b"a@example.com: &p a.jpg\nb@example.com: *p\n",
+        1,
+        [
+            ("valid", ""),
+            ("invalid", "line 2: 'b@example.com' is an alias; write the value out" + SHAPE),
+        ],
+    ),
+    (
+        "yaml-mapping-key",
+        "m.yaml",
+        b"? {a: b}\n: a.jpg\n",
+        1,
+        [("invalid", "line 1: a key is not text" + SHAPE)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code", "rows"),
+    [case[1:] for case in ROW_LEVEL_CASES],
+    ids=[case[0] for case in ROW_LEVEL_CASES],
+)
+async def test_a_bad_entry_is_a_row_and_an_empty_manifest_is_nothing_to_do(
+    name: str, content: bytes, code: int, rows: list[tuple[str, str]], cli: Any, tmp_path: Path
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "a.jpg").write_bytes(JPEG)
+    outcome = await cli(["validate", name, "--report", "r.csv"])
+    assert outcome.code == code, outcome.err
+    found = [(r["status"], r["message"]) for r in read_report(tmp_path / "r.csv")]
+    assert [(status, message if status == "invalid" else "") for status, message in found] == rows
 
 
 async def test_directory_as_manifest(cli: Any, tmp_path: Path) -> None:

@@ -693,6 +693,16 @@ async def test_a_run_that_does_not_remember_says_how_to_finish(
     assert ("--no-state" in suggested(outcome.err)) == (flag == "--no-state")
 
 
+@pytest.mark.parametrize("command", ["run", "validate"])
+async def test_a_header_only_manifest_is_a_quiet_success(
+    command: str, tmp_path: Path, cli: Any
+) -> None:
+    (tmp_path / "m.csv").write_text("email,file\n", encoding="utf-8")
+    extra = ["--simulate"] if command == "run" else []
+    outcome = await cli([command, "m.csv", *extra, "--report", "r.csv", "--quiet"])
+    assert (outcome.code, outcome.err) == (0, "nothing to do: m.csv has no rows\n")
+
+
 async def test_a_dry_run_with_the_state_store_forecasts_only_what_it_would_send(
     tmp_path: Path, photos: Callable[..., Photos], simulator: Any, cli: Any
 ) -> None:

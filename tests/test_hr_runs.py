@@ -1,7 +1,7 @@
 """HR's own files and cron's own habits, end to end through the CLI against the simulator.
 
-Duplicates after an unusable row, forecasts that know the state store, flags that are misspelt
-or need another.
+Duplicates after an unusable row, forecasts that know the state store, a quiet day, flags that
+are misspelt or need another, and the JSON summary agreeing with the process.
 """
 
 from __future__ import annotations
@@ -86,6 +86,17 @@ async def test_validate_forecasts_what_the_state_store_would_skip(
         assert store.last_upload("u2@example.com") is not None
 
 
+async def test_a_header_only_manifest_is_a_quiet_day_not_an_error(cli: Any, tmp_path: Path) -> None:
+    """No new hires tonight: exit 0, a report with no rows, and no credentials needed."""
+    (tmp_path / "m.csv").write_text("email,file,name\n")
+    outcome = await cli(["run", "m.csv", "--report", "r.csv"])
+    assert outcome.code == 0, outcome.err
+    assert "nothing to do" in outcome.err
+    assert report_rows(tmp_path / "r.csv") == []
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert (summary["exit_code"], summary["total"], summary["requests_sent"]) == (0, 0, 0)
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -135,3 +146,74 @@ async def test_enterprise_plan_paces_as_business(cli: Any, simulator: Any, tmp_p
     assert outcome.code == 0, outcome.err
     summary = json.loads((tmp_path / "r.json").read_text())
     assert (summary["plan"], summary["rate"]) == ("business", pytest.approx(60 * 0.97, rel=0.01))
+
+
+async def test_hr_files_as_excel_saves_them_run_end_to_end(
+    cli: Any, simulator: Any, tmp_path: Path
+) -> None:
+    """A European Excel's semicolon CSV (BOM, CRLF) and a real workbook, with HR's own header
+    names, upload through the simulator; an .xlsx report carries the Name column."""
+    from openpyxl import Workbook, load_workbook
+
+    for n in range(4):
+        (tmp_path / f"p{n}.jpg").write_bytes(make_jpeg(n))
+    (tmp_path / "eu.csv").write_bytes(
+        b"\xef\xbb\xbfName;E-Mail;Foto\r\nAda;ada@example.com;p0.jpg\r\nBo;bo@example.com;p1.jpg\r\n"
+    )
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Full Name", "Staff Mail", "Portrait"])
+    sheet.append(["Cy", "cy@example.com", "p2.jpg"])
+    sheet.append(["Di", "di@example.com", "p3.jpg"])
+    book.save(tmp_path / "hr.xlsx")
+    sim = await simulator(rate_limit=0)
+
+    eu = await cli(["run", "eu.csv", *sim_args(sim), "--report", "eu.xlsx"], sim_env(sim))
+    assert eu.code == 0, eu.err
+    columns = ["--user-column", "staff mail", "--file-column", "Portrait"]
+    hr = await cli(["run", "hr.xlsx", *sim_args(sim), *columns, "--report", "hr.csv"], sim_env(sim))
+    assert hr.code == 0, hr.err
+    assert set(sim.received) == {
+        "ada@example.com",
+        "bo@example.com",
+        "cy@example.com",
+        "di@example.com",
+    }
+
+    rows = list(load_workbook(tmp_path / "eu.xlsx", read_only=True)["Rows"].values)
+    header = list(rows[0])
+    assert header[-1] == "Name"
+    assert [(r[header.index("user")], r[header.index("status")], r[-1]) for r in rows[1:]] == [
+        ("ada@example.com", "uploaded", "Ada"),
+        ("bo@example.com", "uploaded", "Bo"),
+    ]
+    # In a workbook, `line` is Excel's row number: the header is row 1.
+    assert [r["line"] for r in report_rows(tmp_path / "hr.csv")] == ["2", "3"]
+    assert [r["Full Name"] for r in report_rows(tmp_path / "hr.csv")] == ["Cy", "Di"]
+
+
+async def test_keep_reports_keeps_the_last_runs_in_the_report_folder(
+    cli: Any, simulator: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "a.jpg").write_bytes(make_jpeg(1))
+    (tmp_path / "m.csv").write_text("email,file\na@example.com,a.jpg\n")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "notes.txt").write_text("HR's own file\n")
+    for day in (1, 2, 3):  # three earlier nights' runs
+        for suffix in (".csv", ".json", ".html"):
+            (reports / f"zoom-batch-202611{day:02}-023000{suffix}").write_text("old\n")
+    sim = await simulator(rate_limit=0)
+    outcome = await cli(["run", "m.csv", *sim_args(sim), "--keep-reports", "2"], sim_env(sim))
+    assert outcome.code == 0, outcome.err
+    kept = sorted(p.name for p in reports.iterdir())
+    # This run and the newest earlier one, each with its summary; and never a stranger's file.
+    assert kept[0] == "notes.txt"
+    assert [name for name in kept if name.startswith("zoom-batch-202611")] == [
+        "zoom-batch-20261103-023000.csv",
+        "zoom-batch-20261103-023000.html",
+        "zoom-batch-20261103-023000.json",
+    ]
+    this_run = [name for name in kept[1:] if not name.startswith("zoom-batch-202611")]
+    assert [Path(name).suffix for name in this_run] == [".csv", ".json"]

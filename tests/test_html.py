@@ -10,12 +10,15 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from batch._html import write_contact_sheet
-from batch._report import COLUMNS
+from batch._html import run_date, write_contact_sheet
+from batch._models import RowResult, Status
+from batch._people import name_finder
+from batch._report import COLUMNS, ReportWriter
 
 from .conftest import chromium_screenshot
 
@@ -74,9 +77,26 @@ def _users(page: str) -> list[str]:
     return re.findall(r'<div class="user">(.*?)</div>', page)
 
 
-def _thumbnails(page: str) -> list[Image.Image]:
-    uris = re.findall(r'<img class="thumb" src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)
+def _images(page: str, css: str) -> list[Image.Image]:
+    uris = re.findall(rf'<img class="{css}" src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)
     return [Image.open(io.BytesIO(base64.b64decode(uri))) for uri in uris]
+
+
+def _thumbnails(page: str) -> list[Image.Image]:
+    """The round pictures: what Zoom will show."""
+    return _images(page, "thumb avatar")
+
+
+def _wholes(page: str) -> list[Image.Image]:
+    """The whole photos shown small beneath them."""
+    return _images(page, "whole")
+
+
+def _pictured(page: str) -> int:
+    """Cards with a picture (a round one and the whole one)."""
+    rounds, wholes = page.count('<img class="thumb avatar"'), page.count('<img class="whole"')
+    assert rounds == wholes
+    return rounds
 
 
 @pytest.fixture
@@ -93,8 +113,9 @@ def mixed(tmp_path: Path) -> list[Row]:
 def test_one_card_and_one_thumbnail_per_row(tmp_path: Path, mixed: list[Row]) -> None:
     page = _sheet(tmp_path, mixed)
     assert page.count("<article") == 7
-    assert page.count("<img") == 7
+    assert page.count("<img") == 14  # the round picture and the whole photo
     assert len(_thumbnails(page)) == 7
+    assert len(_wholes(page)) == 7
 
 
 def test_problems_first_then_the_rest_each_in_manifest_order(
@@ -200,14 +221,14 @@ def test_missing_and_unreadable_files_get_a_placeholder(tmp_path: Path) -> None:
         ("missing", "Not an image"),
         ("missing", "File not found"),
     ]
-    assert page.count("<img") == 1
+    assert _pictured(page) == 1
     assert page.count("<article") == 5
 
 
 def test_thumbnail_cap(tmp_path: Path, mixed: list[Row]) -> None:
     page = _sheet(tmp_path, mixed, max_thumbnails=3)
     assert page.count("<article") == 7
-    assert page.count("<img") == 3
+    assert _pictured(page) == 3
     assert page.count('class="thumb ph ph-capped"') == 4
     # The problems get the pictures; the page says where and why they stop.
     cards = re.findall(r"<article.*?</article>", page)
@@ -219,7 +240,7 @@ def test_thumbnail_cap(tmp_path: Path, mixed: list[Row]) -> None:
 
 def test_no_cap_note_below_the_cap(tmp_path: Path, mixed: list[Row]) -> None:
     page = _sheet(tmp_path, mixed, max_thumbnails=7)
-    assert page.count("<img") == 7
+    assert _pictured(page) == 7
     assert "note" not in page.split("</style>")[1]
 
 
@@ -238,12 +259,14 @@ def test_self_contained(tmp_path: Path, mixed: list[Row]) -> None:
     page = _sheet(tmp_path, mixed)
     assert re.search(r"https?://", page, re.IGNORECASE) is None
     sources = re.findall(r'\b(?:src|href)="([^"]*)"', page)
-    assert len(sources) == 7
+    assert len(sources) == 14
     assert all(src.startswith("data:image/jpeg;base64,") for src in sources)
     assert "img-src data:" in page  # the CSP forbids anything else
 
 
-def test_thumbnails_are_small_upright_jpegs(tmp_path: Path) -> None:
+def test_thumbnails_are_the_centre_square_and_the_whole_photo_small_and_upright(
+    tmp_path: Path,
+) -> None:
     _photo(tmp_path / "wide.jpg", (200, 30, 30), size=(2000, 1500))
     # A landscape sensor image tagged "rotate 90" (EXIF orientation 6) is a portrait photo.
     sideways = Image.new("RGB", (400, 200), (30, 30, 200))
@@ -256,13 +279,37 @@ def test_thumbnails_are_small_upright_jpegs(tmp_path: Path) -> None:
         (2, "b@x.com", "sideways.jpg", "uploaded", ""),
         (3, "c@x.com", "clear.png", "uploaded", ""),
     ]
-    thumbs = _thumbnails(_sheet(tmp_path, rows))
+    page = _sheet(tmp_path, rows)
+    thumbs = _thumbnails(page)
     assert [(t.format, t.size) for t in thumbs] == [
-        ("JPEG", (96, 72)),
-        ("JPEG", (48, 96)),
-        ("JPEG", (50, 80)),  # never enlarged
+        ("JPEG", (96, 96)),
+        ("JPEG", (96, 96)),
+        ("JPEG", (50, 50)),  # never enlarged
     ]
-    assert thumbs[2].convert("RGB").getpixel((25, 40)) == (255, 255, 255)  # alpha on white
+    assert thumbs[2].convert("RGB").getpixel((25, 25)) == (255, 255, 255)  # alpha on white
+    wholes = _wholes(page)
+    assert [(t.format, t.size) for t in wholes] == [
+        ("JPEG", (48, 36)),
+        ("JPEG", (24, 48)),  # turned upright
+        ("JPEG", (30, 48)),
+    ]
+    # Drawn through a circle, as Zoom draws avatars: the square is cropped, never squashed.
+    assert ".thumb{" in page and "border-radius:50%" in page and "object-fit:cover" in page
+
+
+def test_the_round_picture_is_the_centre_of_a_wide_photo(tmp_path: Path) -> None:
+    """A wide photo loses its sides, as in Zoom: the centre fills the circle."""
+    wide = Image.new("RGB", (300, 100), (200, 20, 20))  # red sides...
+    wide.paste((20, 20, 200), (100, 0, 200, 100))  # ... a blue centre square
+    wide.save(tmp_path / "wide.jpg", "JPEG", quality=95)
+    (thumb,) = _thumbnails(_sheet(tmp_path, [(1, "a@x.com", "wide.jpg", "uploaded", "")]))
+    rgb = thumb.convert("RGB")
+    assert rgb.size == (96, 96)
+    for xy in ((5, 48), (48, 48), (90, 48)):
+        pixel = rgb.getpixel(xy)
+        assert isinstance(pixel, tuple)
+        r, _, b = pixel
+        assert b > 150 and r < 80, xy
 
 
 def test_resolve_gets_the_file_column_as_written(tmp_path: Path) -> None:
@@ -332,3 +379,135 @@ def test_renders_in_a_real_browser(tmp_path: Path, mixed: list[Row]) -> None:
         r, g, b = pixel
         near += n if abs(r - 30) + abs(g - 200) + abs(b - 120) < 30 else 0
     assert near > 96 * 96 // 2
+
+
+# --- what the manifest says about the person, and when the run was --------------------------
+
+
+def _written_report(
+    path: Path, extra_columns: Sequence[str], rows: Sequence[tuple[str, str, tuple[str, ...]]]
+) -> Path:
+    """A report as the run writes it: (user, status, extras) per row, photos ``u<n>.jpg``."""
+    writer = ReportWriter(path, extra_columns)
+    for number, (user, status, extras) in enumerate(rows, start=1):
+        file = f"u{number}.jpg"
+        writer.add(RowResult(number, user, file, Status(status), extras=extras))
+    writer.close()
+    return path
+
+
+def _page(tmp_path: Path, report: Path, **options: Any) -> str:
+    out = tmp_path / "sheet.html"
+    options.setdefault("counts", {})
+    write_contact_sheet(out, report, resolve=_resolver(tmp_path), title="t", **options)
+    return out.read_text(encoding="utf-8")
+
+
+def _names(page: str) -> list[str]:
+    return [
+        name
+        for card in re.findall(r"<article.*?</article>", page)
+        for name in re.findall(r'<div class="name">(.*?)</div>', card) or [""]
+    ]
+
+
+def test_each_card_shows_the_name_the_manifest_gives(tmp_path: Path) -> None:
+    rows = [
+        ("a@x.com", "uploaded", ("Ann  Lee", "Sales")),
+        ("b@x.com", "failed", ("", "Sales")),  # no name on this row
+        ("c@x.com", "uploaded", ("Chloé <b>Martin</b>",)),  # escaped like everything else
+    ]
+    report = _written_report(tmp_path / "r.csv", ["Full Name", "Department"], rows)
+    page = _page(tmp_path, report)
+    assert _names(page) == ["", "Ann Lee", "Chlo\u00e9 &lt;b&gt;Martin&lt;/b&gt;"]
+    assert _users(page) == ["b@x.com", "a@x.com", "c@x.com"]  # the user is still shown
+    assert "<b>Martin" not in page
+
+
+def test_a_name_in_two_columns_is_joined(tmp_path: Path) -> None:
+    rows = [("a@x.com", "uploaded", ("Nachname-only", "Lee", "Ann")), ("b@x.com", "uploaded", ())]
+    report = _written_report(tmp_path / "r.csv", ["Department", "Last name", "First name"], rows)
+    assert _names(_page(tmp_path, report)) == ["Ann Lee", ""]
+
+
+def test_no_name_column_no_name(tmp_path: Path, mixed: list[Row]) -> None:
+    page = _sheet(tmp_path, mixed, extra_column=True)  # "later_column" is not a name
+    assert '<div class="name">' not in page
+
+
+def test_our_own_columns_are_never_taken_for_a_name(tmp_path: Path) -> None:
+    # A manifest column "User" is renamed manifest_user; "name" would be its own.
+    rows = [("a@x.com", "uploaded", ("someone else",))]
+    report = _written_report(tmp_path / "r.csv", ["User"], rows)
+    assert _names(_page(tmp_path, report)) == [""]
+
+
+@pytest.mark.parametrize(
+    ("columns", "cells", "name"),
+    [
+        (["Name"], ["Ann Lee"], "Ann Lee"),
+        (["  DISPLAY_NAME "], ["Ann"], "Ann"),
+        (["full-name"], [" Ann \t Lee "], "Ann Lee"),
+        (["Employee Name"], ["Ann"], "Ann"),
+        (["Navn"], ["Åse Berg"], "Åse Berg"),
+        (["Vorname", "Nachname"], ["Jörg", "Müller"], "Jörg Müller"),
+        (["Nom", "Prénom"], ["Martin", "Chloé"], "Chloé Martin"),  # the pair beats "Nom" alone
+        (["Nom"], ["Martin"], "Martin"),
+        (["given name", "surname"], ["Ann", ""], "Ann"),
+        (["Display name", "First name", "Last name"], ["", "Ann", "Lee"], "Ann Lee"),
+        (["Name", "Display name"], ["Ann Lee", "Annie"], "Annie"),  # the display name first
+        (["First name"], ["Ann"], ""),  # half a pair is not a name
+        (["Department", "Manager name"], ["Sales", "Bob"], ""),
+        (["Name"], [], ""),  # a short row
+        ([], [], ""),
+    ],
+)
+def test_name_finder(columns: list[str], cells: list[str], name: str) -> None:
+    find = name_finder(columns)
+    assert find(cells) == name
+
+
+def test_the_header_shows_the_run_date(tmp_path: Path, mixed: list[Row]) -> None:
+    report = _report(tmp_path / "report.csv", mixed)
+    page = _page(tmp_path, report, date=run_date("2026-12-02T14:03:59Z"))
+    assert '<h1>t</h1>\n<p class="date">Run of 2026-12-02 14:03 UTC</p>' in page
+    assert "<title>t \u00b7 Run of 2026-12-02 14:03 UTC</title>" in page
+    evil = _page(tmp_path, report, date="<script>x</script>")
+    assert "<script>x" not in evil and "&lt;script&gt;x&lt;/script&gt;" in evil
+    assert '<p class="date">' not in _page(tmp_path, report)
+
+
+@pytest.mark.parametrize(
+    ("started_at", "label"),
+    [
+        ("2026-12-02T14:03:59Z", "Run of 2026-12-02 14:03 UTC"),
+        ("2026-12-02T15:03:00+01:00", "Run of 2026-12-02 14:03 UTC"),
+        ("2026-12-02T14:03:00", "Run of 2026-12-02 14:03"),
+        ("yesterday", "Run of yesterday"),
+    ],
+)
+def test_run_date(started_at: str, label: str) -> None:
+    assert run_date(started_at) == label
+
+
+def test_a_workbook_report_gives_the_same_page(tmp_path: Path) -> None:
+    for i in (1, 2, 3):
+        _photo(tmp_path / f"u{i}.jpg", (60 * i, 100, 100))
+    rows = [
+        ("=a@x.com", "uploaded", ("Ann Lee",)),
+        ("b@x.com", "failed", ("Bob",)),
+        ("c@x.com", "skipped", ("",)),
+    ]
+    from_csv = _page(tmp_path, _written_report(tmp_path / "r.csv", ["Name"], rows))
+    from_xlsx = _page(tmp_path, _written_report(tmp_path / "r.xlsx", ["Name"], rows))
+    assert from_xlsx == from_csv
+    assert _users(from_xlsx) == ["b@x.com", "=a@x.com", "c@x.com"]
+    assert _names(from_xlsx) == ["Bob", "Ann Lee", ""]
+    assert _pictured(from_xlsx) == 3
+
+
+def test_a_name_finder_says_whether_there_is_a_name_column() -> None:
+    assert name_finder(["E-mail", "Full name"])
+    assert name_finder(["Vorname", "Nachname"])
+    assert not name_finder(["E-mail", "First name", "Department"])
+    assert not name_finder([])

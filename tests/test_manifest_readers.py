@@ -1,22 +1,26 @@
 """The readers, from bytes: what each format reads, the errors it gives, the stream it leaves.
 
-A reader is ``reader_for(format)(stream, source)``: a binary stream in, ``(line, values)`` rows
-out, one value per column of the table in ``batch/manifest/_columns.py`` (user, then file).
+A reader is ``reader_for(format)(stream, source)``: a binary stream in, ``(line, values,
+extras, problem)`` rows out, one value per column of the table in ``batch/manifest/_columns.py``
+(user, then file), the row's other cells, and why the row cannot be used (None when it can).
 Every message starts with ``source`` (the path as given, or a label for a stream) and, where
-there is one, the line.
+there is one, the line. What HR systems' own files bring (delimiters, workbooks, extra
+columns) is in test_hr_manifests.py.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 
+import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from batch._exceptions import ManifestError
-from batch.manifest import FORMAT_NAMES, FORMATS, Record, reader_for
+from batch.manifest import FORMAT_NAMES, FORMATS, Layout, Record, reader_for
 from batch.manifest._columns import COLUMNS, Column
 from batch.manifest._registry import format_of
 from batch.manifest._text import first_bad_utf8_line, line_at
@@ -26,8 +30,21 @@ from .conftest import ROOT
 SOURCE = "upload/staff list"  # what a message starts with
 UTF8 = "not UTF-8 text — save the manifest as UTF-8 (in Excel: CSV UTF-8) and try again"
 SHAPE = " — expected a list of mappings with 'email' and 'file' keys, or a mapping of user: file"
-USERS = "accepted: email, user, user_id, userId"
-FILES = "accepted: file, photo, picture, path"
+NOT_A_MAPPING = "a list item is not a mapping" + SHAPE
+USERS = (
+    "accepted: email, e-mail, email address, mail, user, user_id, userId, login,"
+    " userPrincipalName, upn (or name it with --user-column)"
+)
+FILES = (
+    "accepted: file, photo, picture, path, image, photo file, photo path, file name, foto, bild"
+    " (or name it with --file-column)"
+)
+TEXT_FORMATS = ("csv", "yaml")
+
+
+def rec(line: int, user: str, file: str, *extras: str, problem: str | None = None) -> Record:
+    """A record as a reader gives it."""
+    return line, (user, file), extras, problem
 
 
 def read_from(fmt: str, stream: BytesIO) -> list[Record]:
@@ -36,6 +53,17 @@ def read_from(fmt: str, stream: BytesIO) -> list[Record]:
 
 def read(fmt: str, data: bytes) -> list[Record]:
     return read_from(fmt, BytesIO(data))
+
+
+def workbook(*rows: Sequence[object]) -> bytes:
+    """An .xlsx holding ``rows`` from A1, as openpyxl writes it."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def error(fmt: str, data: bytes) -> str:
@@ -53,104 +81,111 @@ def error(fmt: str, data: bytes) -> str:
         pytest.param(
             "csv",
             b"email,file\na@x.com,a.jpg\nb@x.com,b.png\n",
-            [(2, ("a@x.com", "a.jpg")), (3, ("b@x.com", "b.png"))],
+            [rec(2, "a@x.com", "a.jpg"), rec(3, "b@x.com", "b.png")],
             id="csv-plain",
         ),
         pytest.param(
             "csv",
             b"\xef\xbb\xbfEmail,File\r\na@x.com,a.jpg\r\n",
-            [(2, ("a@x.com", "a.jpg"))],
+            [rec(2, "a@x.com", "a.jpg")],
             id="csv-bom-crlf-any-case",
         ),
         pytest.param(
             "csv",
             b"email,file\ra@x.com,a.jpg\rb@x.com,b.jpg",
-            [(2, ("a@x.com", "a.jpg")), (3, ("b@x.com", "b.jpg"))],
+            [rec(2, "a@x.com", "a.jpg"), rec(3, "b@x.com", "b.jpg")],
             id="csv-old-mac-line-endings-no-final-newline",
         ),
         pytest.param(
             "csv",
             b" userId , Photo ,name\nKDcuGIm1QgePTO8WbOqwIQ,p.jpg,Ada\n",
-            [(2, ("KDcuGIm1QgePTO8WbOqwIQ", "p.jpg"))],
-            id="csv-header-spaces-trimmed-extra-column-ignored",
+            [rec(2, "KDcuGIm1QgePTO8WbOqwIQ", "p.jpg", "Ada")],
+            id="csv-header-spaces-trimmed-other-column-carried",
         ),
         pytest.param(
             "csv",
             b'name,user,picture\n"Lovelace, Ada",  ada@x.com  ,"my photos/ada.jpg"\n',
-            [(2, ("ada@x.com", "my photos/ada.jpg"))],
+            [rec(2, "ada@x.com", "my photos/ada.jpg", "Lovelace, Ada")],
             id="csv-quoted-cells-values-trimmed",
         ),
         pytest.param(
             "csv",
             b'email,path,note\na@x.com,a.jpg,"two\nlines"\nb@x.com,b.jpg,x\n',
-            [(2, ("a@x.com", "a.jpg")), (4, ("b@x.com", "b.jpg"))],
+            [rec(2, "a@x.com", "a.jpg", "two\nlines"), rec(4, "b@x.com", "b.jpg", "x")],
             id="csv-multiline-cell-keeps-line-numbers",
         ),
         pytest.param(
             "csv",
             b"\n,,\nemail,file\n\na@x.com,a.jpg\n,,\n , \nb@x.com\n",
-            [(5, ("a@x.com", "a.jpg")), (8, ("b@x.com", ""))],
+            [rec(5, "a@x.com", "a.jpg"), rec(8, "b@x.com", "")],
             id="csv-blank-records-skipped-short-row-padded",
         ),
         pytest.param(
             "csv",
             b"email,file\na@x.com,a.jpg,extra,cells\n",
-            [(2, ("a@x.com", "a.jpg"))],
-            id="csv-long-row-extra-cells-ignored",
+            [rec(2, "a@x.com", "a.jpg")],
+            id="csv-cells-beyond-the-header-ignored",
         ),
         pytest.param(
             "csv",
             b"user,file,email\nu1,a.jpg,a@x.com\n",
-            [(2, ("a@x.com", "a.jpg"))],
+            [rec(2, "a@x.com", "a.jpg", "u1")],
             id="csv-alias-earlier-in-the-table-wins-wherever-it-stands",
         ),
         pytest.param(
             "csv",
             b"email,file,FILE\na@x.com,first.jpg,second.jpg\n",
-            [(2, ("a@x.com", "first.jpg"))],
+            [rec(2, "a@x.com", "first.jpg", "second.jpg")],
             id="csv-first-of-two-same-name-columns-wins",
         ),
         pytest.param(
             "csv",
             "email,file\njöhn@exämple.com,fotos/jöhn.jpg\n".encode(),
-            [(2, ("jöhn@exämple.com", "fotos/jöhn.jpg"))],
+            [rec(2, "jöhn@exämple.com", "fotos/jöhn.jpg")],
             id="csv-utf8",
         ),
         pytest.param(
             "yaml",
             b"- email: a@x.com\n  file: a.jpg\n- email: b@x.com\n  file: b.png\n",
-            [(1, ("a@x.com", "a.jpg")), (3, ("b@x.com", "b.png"))],
+            [rec(1, "a@x.com", "a.jpg"), rec(3, "b@x.com", "b.png")],
             id="yaml-list",
         ),
         pytest.param(
             "yaml",
             b"a@x.com: a.jpg\nb@x.com: b.png\n",
-            [(1, ("a@x.com", "a.jpg")), (2, ("b@x.com", "b.png"))],
+            [rec(1, "a@x.com", "a.jpg"), rec(2, "b@x.com", "b.png")],
             id="yaml-mapping-of-user-to-file",
         ),
         pytest.param(
             "yaml",
             b"- User_ID: 0123\n  Photo: p.jpg\n  tags: [a, b]\n- {user: no, path: q.png}\n",
-            [(1, ("0123", "p.jpg")), (4, ("no", "q.png"))],
-            id="yaml-scalars-stay-text-extra-keys-ignored",
+            # tags holds a list: no text to carry, and no problem for a column not read
+            [rec(1, "0123", "p.jpg", ""), rec(4, "no", "q.png", "")],
+            id="yaml-scalars-stay-text-other-keys-carried",
         ),
         pytest.param(
             "yaml",
             b"- email: a@x.com\n  file: ~\n- email: 'null'\n  file: null\n",
-            [(1, ("a@x.com", "")), (3, ("null", ""))],
+            [rec(1, "a@x.com", ""), rec(3, "null", "")],
             id="yaml-unquoted-null-is-empty-quoted-is-text",
         ),
         pytest.param(
             "yaml",
             b"- user: u1\n  ' EMAIL ': a@x.com\n  file: a.jpg\n  File: b.jpg\n",
-            [(1, ("a@x.com", "a.jpg"))],
+            [rec(1, "a@x.com", "a.jpg", "u1", "b.jpg")],
             id="yaml-keys-any-case-table-order-then-first-wins",
         ),
         pytest.param(
             "yaml",
             b"\xef\xbb\xbf---\na@x.com: a.jpg\n...\n",
-            [(2, ("a@x.com", "a.jpg"))],
+            [rec(2, "a@x.com", "a.jpg")],
             id="yaml-bom-explicit-document",
+        ),
+        pytest.param(
+            "xlsx",
+            workbook(["email", "file"], ["a@x.com", "a.jpg"], [None, None], ["b@x.com", "b.png"]),
+            [rec(2, "a@x.com", "a.jpg"), rec(4, "b@x.com", "b.png")],
+            id="xlsx-line-is-excel-row-blank-rows-skipped",
         ),
     ],
 )
@@ -172,17 +207,26 @@ ALIAS_CASES = [
 ]
 
 
+def _manifest(fmt: str, rows: list[list[str]]) -> bytes:
+    """``rows`` (the first the header) in ``fmt``: a YAML list holds one mapping per row."""
+    if fmt == "csv":
+        return "".join(f"{','.join(row)}\n" for row in rows).encode()
+    if fmt == "xlsx":
+        return workbook(*rows)
+    header, *data = rows
+    items = (
+        "- " + "\n  ".join(f"'{n}': {v}" for n, v in zip(header, row, strict=True)) for row in data
+    )
+    return "\n".join(items).encode()
+
+
 @pytest.mark.parametrize(("fmt", "column", "alias"), ALIAS_CASES)
 def test_every_alias_in_the_table_is_read_by_every_reader(
     fmt: str, column: Column, alias: str
 ) -> None:
-    names = _named(column, alias)
     values = [f"value {i}" for i in range(len(COLUMNS))]
-    if fmt == "csv":
-        data = f"{','.join(names)}\n{','.join(values)}\n"
-    else:
-        data = "- " + "\n  ".join(f"'{n}': {v}" for n, v in zip(names, values, strict=True))
-    assert read(fmt, data.encode()) == [(2 if fmt == "csv" else 1, tuple(values))]
+    data = _manifest(fmt, [_named(column, alias), values])
+    assert read(fmt, data) == [(1 if fmt == "yaml" else 2, tuple(values), (), None)]
 
 
 @pytest.mark.parametrize(
@@ -196,14 +240,18 @@ def test_every_alias_in_the_table_is_read_by_every_reader(
 )
 def test_a_missing_column_is_named_with_what_the_table_accepts(fmt: str, column: Column) -> None:
     others = [c.aliases[0] for c in COLUMNS if c is not column]
-    if fmt == "csv":
-        data, noun = f"{','.join([*others, 'name'])}\n{',' * len(others)}x\n", "column"
-    else:
-        data, noun = "- " + "\n  ".join(f"{n}: x" for n in [*others, "name"]), "key"
-    assert error(fmt, data.encode()) == (
-        f"{SOURCE}: line 1: no {column.key} {noun} — found {noun}s: {', '.join(others)}, name;"
-        f" accepted: {column.accepted}"
+    data = _manifest(fmt, [[*others, "name"], ["x"] * (len(others) + 1)])
+    noun = "key" if fmt == "yaml" else "column"
+    missing = (
+        f"no {column.key} {noun} — found {noun}s: {', '.join(others)}, name;"
+        f" accepted: {column.accepted} (or name it with --{column.key}-column)"
     )
+    if fmt == "yaml":  # one item: a row of its own that cannot be used, not a manifest error
+        (row,) = read(fmt, data)
+        assert row[3] == f"line 1: {missing}"
+    else:
+        where = "row 1 (Excel)" if fmt == "xlsx" else "line 1"
+        assert error(fmt, data) == f"{SOURCE}: {where}: {missing}"
 
 
 # -- what each format refuses --------------------------------------------------------------------
@@ -232,12 +280,10 @@ PROBLEMS = [
     # The text checks every text format shares.
     *[
         pytest.param(fmt, data, message, id=f"{fmt}-{name}")
-        for fmt in FORMAT_NAMES
+        for fmt in TEXT_FORMATS
         for name, data, message in TEXT_PROBLEMS
     ],
-    # CSV
-    ("csv", b"email,file\n", "the manifest has a header but no rows"),
-    ("csv", b"email,file\n,\n \n", "the manifest has a header but no rows"),
+    # CSV (a header and no rows is no problem: see test_a_header_alone_is_no_rows)
     ("csv", b"\n,,\n", "the manifest is empty"),
     (
         "csv",
@@ -256,9 +302,9 @@ PROBLEMS = [
     ),
     pytest.param(
         "csv",
-        b" User ID ,file\nu,p.jpg\n",
-        f"line 1: no user column — found columns: User ID, file; {USERS}",
-        id="csv-space-inside-a-name-makes-another-name",
+        b" Users ID ,file\nu,p.jpg\n",
+        f"line 1: no user column — found columns: Users ID, file; {USERS}",
+        id="csv-a-name-near-an-alias-is-another-name",
     ),
     pytest.param(
         "csv",
@@ -268,7 +314,6 @@ PROBLEMS = [
     ),
     # YAML
     ("yaml", b"# nothing\n", "the manifest is empty"),
-    ("yaml", b"[]\n", "the manifest is empty"),
     ("yaml", b"a: b\n" * 20_000 + b"c: \xe9\n", f"line 20001: {UTF8}"),
     (
         "yaml",
@@ -287,22 +332,6 @@ PROBLEMS = [
         " — remove that character",
     ),
     ("yaml", b"just text\n", "line 1: the manifest is a single value" + SHAPE),
-    ("yaml", b"- a@x.com\n", "line 1: a list item is not a mapping" + SHAPE),
-    ("yaml", b"- [a@x.com, a.jpg]\n", "line 1: a list item is not a mapping" + SHAPE),
-    ("yaml", b"- {}\n", f"line 1: no user key — found keys: none; {USERS}"),
-    (
-        "yaml",
-        b"- email: a@x.com\n  name: A\n",
-        f"line 1: no file key — found keys: email, name; {FILES}",
-    ),
-    (
-        "yaml",
-        b"- email: [a]\n  file: x\n",
-        "line 1: 'email' holds a list or mapping, not text" + SHAPE,
-    ),
-    ("yaml", b"a: &p a.jpg\nb: *p\n", "line 2: 'b' is an alias; write the value out" + SHAPE),
-    ("yaml", b"? {a: b}\n: a.jpg\n", "line 1: a key is not text" + SHAPE),
-    ("yaml", b"- ? [k]\n  : v\n", "line 1: a key is not text" + SHAPE),
     ("yaml", b"a: 1\n---\nb: 2\n", "line 2: more than one YAML document" + SHAPE),
 ]
 
@@ -313,10 +342,93 @@ def test_problems_are_named_with_source_and_line(fmt: str, data: bytes, message:
 
 
 @pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(
+            b"- a@x.com\n", [rec(1, "", "", problem=f"line 1: {NOT_A_MAPPING}")], id="text"
+        ),
+        pytest.param(
+            b"- [a@x.com, a.jpg]\n", [rec(1, "", "", problem=f"line 1: {NOT_A_MAPPING}")], id="list"
+        ),
+        pytest.param(
+            b"- &x a\n- *x\n",
+            [rec(n, "", "", problem=f"line {n}: {NOT_A_MAPPING}") for n in (1, 2)],
+            id="alias-item",
+        ),
+        pytest.param(
+            b"- {}\n",
+            [rec(1, "", "", problem=f"line 1: no user key — found keys: none; {USERS}")],
+            id="no-keys",
+        ),
+        pytest.param(
+            b"- email: a@x.com\n  name: A\n",
+            [
+                rec(
+                    1,
+                    "a@x.com",
+                    "",
+                    "A",
+                    problem=f"line 1: no file key — found keys: email, name; {FILES}",
+                )
+            ],
+            id="no-file-key",
+        ),
+        pytest.param(
+            b"- email: [a]\n  file: x\n",
+            [rec(1, "", "x", problem="line 1: 'email' holds a list or mapping, not text" + SHAPE)],
+            id="list-value",
+        ),
+        pytest.param(
+            b"a: &p a.jpg\nb: *p\n",
+            [
+                rec(1, "a", "a.jpg"),
+                rec(2, "b", "", problem="line 2: 'b' is an alias; write the value out" + SHAPE),
+            ],
+            id="alias-value",
+        ),
+        pytest.param(
+            b"? {a: b}\n: a.jpg\nc: c.jpg\n",
+            [rec(1, "", "", problem="line 1: a key is not text" + SHAPE), rec(3, "c", "c.jpg")],
+            id="mapping-key",
+        ),
+        pytest.param(
+            b"- ? [k]\n  : v\n  email: a\n  file: f\n",
+            [rec(1, "a", "f", problem="line 1: a key is not text" + SHAPE)],
+            id="list-key",
+        ),
+    ],
+)
+def test_a_yaml_item_that_cannot_be_a_row_is_a_row_with_its_problem(
+    data: bytes, expected: list[Record]
+) -> None:
+    """One bad entry must not stop the others: the run reports it invalid and goes on."""
+    good = b"- email: z@x.com\n  file: z.jpg\n"
+    if data.startswith(b"-"):  # a list: a good item after the bad one is still read
+        last = read("yaml", data + good)[-1]
+        assert (last[0], last[1], last[3]) == (data.count(b"\n") + 1, ("z@x.com", "z.jpg"), None)
+    assert read("yaml", data) == expected
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("csv", b"email,file\n"),
+        ("csv", b"email,file\n,\n \n"),
+        ("xlsx", workbook(["email", "file"])),
+        ("yaml", b"[]\n"),
+        ("yaml", b"{}\n"),
+    ],
+)
+def test_a_header_alone_is_no_rows(fmt: str, data: bytes) -> None:
+    """A quiet day (no new hires) is nothing to do, not a broken manifest."""
+    assert read(fmt, data) == []
+
+
+@pytest.mark.parametrize(
     ("fmt", "head", "row", "first"),
     [
-        ("csv", b"email,file\n", b"a@x.com,a.jpg\n", (2, ("a@x.com", "a.jpg"))),
-        ("yaml", b"", b"- email: a@x.com\n  file: a.jpg\n", (1, ("a@x.com", "a.jpg"))),
+        ("csv", b"email,file\n", b"a@x.com,a.jpg\n", rec(2, "a@x.com", "a.jpg")),
+        ("yaml", b"", b"- email: a@x.com\n  file: a.jpg\n", rec(1, "a@x.com", "a.jpg")),
     ],
 )
 def test_rows_stream_and_a_problem_comes_where_it_is(
@@ -342,7 +454,7 @@ def test_the_stream_is_read_from_where_it_stands_and_left_open(fmt: str, data: b
     prefix = b"not this\n\xff\n"
     stream = BytesIO(prefix + data)
     stream.seek(len(prefix))
-    assert read_from(fmt, stream) == [(3, ("a@x.com", "a.jpg"))]
+    assert read_from(fmt, stream) == [rec(3, "a@x.com", "a.jpg")]
     assert not stream.closed
     stream = BytesIO(prefix + data + b"\xff")
     stream.seek(len(prefix))
@@ -383,8 +495,14 @@ def test_line_at_counts_lines_before_an_offset_from_a_start() -> None:
 
 
 def test_known_formats_and_their_suffixes() -> None:
-    assert FORMATS == {".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
-    assert FORMAT_NAMES == ("csv", "yaml")
+    assert FORMATS == {
+        ".csv": "csv",
+        ".yaml": "yaml",
+        ".yml": "yaml",
+        ".xlsx": "xlsx",
+        ".xlsm": "xlsx",
+    }
+    assert FORMAT_NAMES == ("csv", "yaml", "xlsx")
     assert all(callable(reader_for(name)) for name in FORMAT_NAMES)
 
 
@@ -410,15 +528,20 @@ def test_format_from_flag_else_extension(name: str, given: str | None, expected:
             "dir/m.txt",
             None,
             "dir/m.txt: cannot tell the manifest format from the extension '.txt'"
-            " — name it .csv, .yaml or .yml, or pass --format csv|yaml",
+            " — name it .csv, .yaml, .yml, .xlsx or .xlsm, or pass --format csv|yaml|xlsx",
         ),
         (
             "manifest",
             None,
             "manifest: cannot tell the manifest format from the extension ''"
-            " — name it .csv, .yaml or .yml, or pass --format csv|yaml",
+            " — name it .csv, .yaml, .yml, .xlsx or .xlsm, or pass --format csv|yaml|xlsx",
         ),
-        ("m.csv", "xlsx", "--format: expected csv or yaml, got 'xlsx'"),
+        ("m.csv", "xls", "--format: expected csv, yaml or xlsx, got 'xls'"),
+        (
+            "m.XLS",
+            None,
+            "m.XLS: an old Excel workbook (.XLS) is not read — save it as .xlsx or CSV UTF-8",
+        ),
     ],
 )
 def test_unknown_formats(name: str, given: str | None, message: str) -> None:
@@ -443,13 +566,31 @@ def test_pyyaml_loads_only_for_a_yaml_manifest(tmp_path: Path) -> None:
     assert result.stdout.strip() == "[False, True]"
 
 
-@pytest.mark.parametrize("fmt", ["csv", "yaml"])
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_a_job_may_leave_a_column_optional(fmt: str) -> None:
     """``remove`` reads users alone: a manifest without a file column is one for it."""
     from batch.manifest import columns_for
 
-    text = b"email\na@x.com\n" if fmt == "csv" else b"- email: a@x.com\n"
+    text = _manifest(fmt, [["email"], ["a@x.com"]])
     rows = list(reader_for(fmt)(BytesIO(text), "m", columns_for(optional=frozenset({"file"}))))
-    assert rows == [(2 if fmt == "csv" else 1, ("a@x.com", ""))]
-    with pytest.raises(ManifestError, match="no file"):
-        list(reader_for(fmt)(BytesIO(text), "m"))
+    assert rows == [rec(1 if fmt == "yaml" else 2, "a@x.com", "")]
+    if fmt == "yaml":  # the item is a row with its problem
+        assert "no file key" in str(read(fmt, text)[0][3])
+    else:
+        with pytest.raises(ManifestError, match="no file"):
+            list(reader_for(fmt)(BytesIO(text), "m"))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("csv", b"Name,email,file,Dept\nAda,a@x.com,a.jpg,HR\n"),
+        ("xlsx", workbook(["Name", "email", "file", "Dept"], ["Ada", "a@x.com", "a.jpg", "HR"])),
+        ("yaml", b"- {Name: Ada, email: a@x.com, file: a.jpg, Dept: HR}\n"),
+    ],
+)
+def test_a_reader_fills_in_the_layout_with_the_other_columns(fmt: str, data: bytes) -> None:
+    layout = Layout()
+    rows = list(reader_for(fmt)(BytesIO(data), SOURCE, COLUMNS, layout=layout))
+    assert rows == [rec(1 if fmt == "yaml" else 2, "a@x.com", "a.jpg", "Ada", "HR")]
+    assert layout.extra_columns == ["Name", "Dept"]

@@ -442,7 +442,8 @@ async def test_html_contact_sheet_shows_every_row_problems_first(
         if user == "frances@example.com":
             assert thumb.startswith('<div class="thumb ph ph-missing" role="img"'), thumb
         else:
-            assert thumb.startswith('<img class="thumb" src="data:image/jpeg;base64,'), thumb
+            # Through a circle, as Zoom shows it, with the whole photo small beside it.
+            assert thumb.startswith('<div class="pics"><img class="thumb avatar" src="data:'), thumb
     assert "no such user in this Zoom account" in page
     assert "web page (HTML)" in page
     assert re.search(r"https?://", page) is None  # self-contained: nothing to fetch

@@ -1,12 +1,15 @@
 """The one table of manifest columns, read by every reader.
 
-Each :class:`Column` says what a reader looks for (its aliases, compared with surrounding
-spaces trimmed and case ignored), whether a manifest must have it, and what a message shows
-("accepted: email, user, user_id, userId"). Adding a column or an alias is one edit to
-:data:`COLUMNS`; the readers and their messages follow.
+Each :class:`Column` says what a reader looks for (its aliases, compared as :func:`normalize`
+makes them: case, spaces, ``_`` and ``-`` ignored, so ``E-Mail``, ``user_id`` and ``User ID``
+are ``email``, ``userid`` and ``userid``), whether a manifest must have it, and what a message
+shows ("accepted: email, e-mail, ..."). Adding a column or an alias is one edit to
+:data:`COLUMNS`; the readers and their messages follow. The operator may name a column's header
+instead (``--user-column``): :func:`match_keys` gives what to look for either way.
 
-A reader hands back each row as a :data:`Record`: the line it starts on and one value per
-column, in the order of :data:`COLUMNS`.
+A reader hands back each row as a :data:`Record`: the line it starts on, one value per column
+(in the order of :data:`COLUMNS`), the row's extra cells and, for a row that cannot be used,
+why.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ from __future__ import annotations
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
+
+from ._options import ReadOptions
+
+# What names are compared without: case aside, "E-Mail", "e_mail" and " email " are one name.
+# U+00A0 (no-break space) comes with headers pasted from web pages and Word. Other characters
+# (a tab, a control character) inside a name make another name.
+_IGNORED = str.maketrans("", "", " _-\u00a0")
+
+
+def normalize(name: str) -> str:
+    """A header cell or key as it is compared with the aliases: trimmed, lower-cased, with no
+    spaces, ``_`` or ``-``."""
+    return name.strip().lower().translate(_IGNORED)
 
 
 @dataclass(frozen=True)
@@ -23,11 +39,12 @@ class Column:
     key: str  #: what the column is, as messages say it: "no user column"
     aliases: tuple[str, ...]  #: accepted names as shown in messages; the first present wins
     required: bool = True  #: when False, a manifest without it reads as "" in every row
-    #: ``aliases`` as readers compare them: lower-cased.
+    #: ``aliases`` as readers compare them: :func:`normalize`-d, each once.
     matches: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matches", tuple(alias.lower() for alias in self.aliases))
+        matches = dict.fromkeys(normalize(alias) for alias in self.aliases)
+        object.__setattr__(self, "matches", tuple(matches))
 
     @property
     def accepted(self) -> str:
@@ -35,7 +52,7 @@ class Column:
         return ", ".join(self.aliases)
 
     def find(self, present: Container[str]) -> str | None:
-        """The alias (lower-cased) that ``present`` (names :func:`normalize`-d) holds, if any.
+        """The alias (normalized) that ``present`` (names :func:`normalize`-d) holds, if any.
 
         The aliases are tried in table order, so with both ``user`` and ``email`` present the
         ``email`` one is read, wherever it stands.
@@ -46,10 +63,40 @@ class Column:
         return None
 
 
-#: Every column, in the order of a :data:`Record`'s values.
+#: Every column, in the order of a :data:`Record`'s values. The common names of HR systems'
+#: exports: Workday and Personio ("Email", "E-Mail"), Azure AD ("mail", "userPrincipalName"),
+#: German ones ("Foto", "Bild").
 COLUMNS: tuple[Column, ...] = (
-    Column("user", ("email", "user", "user_id", "userId")),
-    Column("file", ("file", "photo", "picture", "path")),
+    Column(
+        "user",
+        (
+            "email",
+            "e-mail",
+            "email address",
+            "mail",
+            "user",
+            "user_id",
+            "userId",
+            "login",
+            "userPrincipalName",
+            "upn",
+        ),
+    ),
+    Column(
+        "file",
+        (
+            "file",
+            "photo",
+            "picture",
+            "path",
+            "image",
+            "photo file",
+            "photo path",
+            "file name",
+            "foto",
+            "bild",
+        ),
+    ),
 )
 
 
@@ -61,25 +108,43 @@ def columns_for(*, optional: frozenset[str] = frozenset()) -> tuple[Column, ...]
     return tuple(replace(c, required=False) if c.key in optional else c for c in COLUMNS)
 
 
-#: Every accepted name (lower-cased), for a reader to skip the others quickly.
-ALIASES: frozenset[str] = frozenset(alias for column in COLUMNS for alias in column.matches)
-
-
-#: One data row as a reader found it: ``(line, values)``, the line of the source where the row
-#: starts (from 1) and one value per column of :data:`COLUMNS`, in its order, spaces trimmed.
+#: One data row as a reader found it: ``(line, values, extras, problem)``. ``line`` is where
+#: the row starts in the source (from 1; a workbook's: Excel's row number); ``values`` one per
+#: column of :data:`COLUMNS`, in its order, spaces trimmed; ``extras`` one per extra column of
+#: the reader's :class:`~._options.Layout`, as written (a YAML row's may be shorter: the rest
+#: are ""); ``problem`` None, or why the row cannot be used (one line, starting "line N: ").
 #: A plain tuple: a reader makes one per row, and a named tuple takes ten times as long to make.
-Record: TypeAlias = tuple[int, tuple[str, ...]]
+Record: TypeAlias = tuple[int, tuple[str, ...], tuple[str, ...], str | None]
 
 
-def normalize(name: str) -> str:
-    """A header cell or key as it is compared with the aliases."""
-    return name.strip().lower()
+def match_keys(columns: tuple[Column, ...], options: ReadOptions) -> tuple[tuple[str, ...], ...]:
+    """For each column, the normalized names that are it: the one the options give, else its
+    aliases (in table order: the first present wins)."""
+    keys = []
+    for column in columns:
+        named = options.column_name(column.key)
+        keys.append((normalize(named),) if named is not None else column.matches)
+    return tuple(keys)
 
 
-def missing(column: Column, noun: str, found: Iterable[str]) -> str:
-    """The end of the message for a manifest without ``column``: noun is "column" or "key"."""
-    shown = ", ".join(found) or "none"
-    return f"no {column.key} {noun} — found {noun}s: {shown}; accepted: {column.accepted}"
+def missing(
+    column: Column,
+    noun: str,
+    found: Iterable[str],
+    options: ReadOptions | None = None,
+    hint: str = "",
+) -> str:
+    """The end of the message for a manifest without ``column``: noun is "column" or "key";
+    ``hint`` follows the names found (how the header was split, say)."""
+    shown = f"{', '.join(found) or 'none'}{hint}"
+    named = options.column_name(column.key) if options is not None else None
+    if named is not None:
+        said = f"the {column.key} {noun}, as --{column.key}-column says"
+        return f"no {noun} {named.strip()!r} ({said}) — found {noun}s: {shown}"
+    return (
+        f"no {column.key} {noun} — found {noun}s: {shown}; accepted: {column.accepted}"
+        f" (or name it with --{column.key}-column)"
+    )
 
 
 def shape_hint() -> str:

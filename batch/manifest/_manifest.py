@@ -10,6 +10,7 @@ changes nothing in it. Neither pass holds more than a row in memory.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from types import TracebackType
 from .._exceptions import ManifestError
 from .._models import ManifestRow
 from ._columns import COLUMNS, Column, columns_for
+from ._options import DEFAULT_OPTIONS, Layout, ReadOptions
 from ._registry import format_of, reader_for
 from ._snapshot import Snapshot, take
 from ._text import HEAD_SIZE, check_text
@@ -34,8 +36,17 @@ class Manifest:
 
     path: Path  #: the file as given: messages and relative ``file`` cells start from it
     format: str  #: a name of :data:`~._registry.FORMAT_NAMES`
-    total: int  #: data rows (blank lines and rows with every cell empty are not rows)
+    #: Data rows (blank lines and rows with every cell empty are not rows; a YAML item that
+    #: cannot be a row is one, with its ``problem``).
+    total: int
     columns: tuple[Column, ...] = COLUMNS  #: the column table it was checked against
+    #: The manifest's other columns (a Name, a department), in file order: each row's
+    #: :attr:`~batch._models.ManifestRow.extras` hold one value per name. Header names as
+    #: written (trimmed), duplicates as they are, an unnamed one as ``column_N``.
+    extra_columns: tuple[str, ...] = ()
+    options: ReadOptions = DEFAULT_OPTIONS  #: how it was read, and :meth:`rows` reads it
+    #: One-line notes on how it was read, for the CLI to print ("read as semicolon-separated").
+    notes: tuple[str, ...] = ()
     #: The bytes checked, which :meth:`rows` reads.
     snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
 
@@ -58,17 +69,23 @@ class Manifest:
         """Stream the rows in file order, numbered from 1; nothing is read before the first.
 
         Each call reads the snapshot from its start, on its own, whatever became of the file.
-        After :meth:`close`, reading raises ValueError.
+        After :meth:`close`, reading raises ValueError. A row the reader could not use on its
+        own (a YAML item of the wrong shape) comes with its ``problem`` set. Each row has one
+        extra value per :attr:`extra_columns` (a manifest built by hand, with none, gives the
+        extras the reader finds as it goes).
         """
         read = reader_for(self.format)
         folder = self.folder
         snapshot = self.snapshot if self.snapshot is not None else take(self.path)
+        # What the check found, so that a YAML row has a value for every extra column.
+        layout = Layout(list(self.extra_columns))
         try:
             with snapshot.reader() as stream:
-                records = read(stream, str(self.path), self.columns)
+                records = read(stream, str(self.path), self.columns, self.options, layout)
                 # values in the order of _columns.COLUMNS: a column added there is added here too
-                for number, (line, (user, file)) in enumerate(records, start=1):
-                    yield ManifestRow(number, line, user, file, resolve_file(file, folder))
+                for number, (line, (user, file), extras, problem) in enumerate(records, start=1):
+                    path = resolve_file(file, folder)
+                    yield ManifestRow(number, line, user, file, path, extras, problem)
         finally:
             if snapshot is not self.snapshot:
                 snapshot.close()
@@ -96,10 +113,29 @@ class Manifest:
 
 def resolve_file(file: str, folder: Path) -> Path | None:
     """The path ``file`` (a cell as written) names, relative ones under ``folder``; ``~`` is
-    the home folder. None when the cell is empty or spaces."""
+    the home folder. None when the cell is empty or spaces.
+
+    A cell written on Windows (``photos\\ada.jpg``) names ``photos/ada.jpg`` where no file
+    has the name as written: backslashes are read as separators then, and only then (a file
+    name may hold a backslash on POSIX), at the cost of one ``lstat`` for such cells alone.
+    A drive or UNC path (``C:\\Photos\\a.jpg``, ``\\\\server\\share``) names nothing here
+    and is left as written, so that the row names it as it stands in the manifest.
+    """
     text = file.strip()
     if not text:
         return None
+    path = _resolve(text, folder)
+    windows = "\\" in text and os.sep == "/" and not _WINDOWS_ROOT.match(text)
+    if windows and not os.path.lexists(path):
+        return _resolve(text.replace("\\", "/"), folder)
+    return path
+
+
+#: The start of a path that only means something on Windows: a drive, or a UNC share.
+_WINDOWS_ROOT = re.compile(r"[A-Za-z]:[\\/]|\\\\")
+
+
+def _resolve(text: str, folder: Path) -> Path:
     if text.startswith("~"):
         try:
             path = Path(text).expanduser()
@@ -111,15 +147,21 @@ def resolve_file(file: str, folder: Path) -> Path | None:
 
 
 def open_manifest(
-    path: Path, *, format: str | None = None, optional: frozenset[str] = frozenset()
+    path: Path,
+    *,
+    format: str | None = None,
+    optional: frozenset[str] = frozenset(),
+    options: ReadOptions | None = None,
 ) -> Manifest:
     """Check a manifest from end to end and count its rows.
 
-    ``optional`` names the columns (by key: ``"file"``) this manifest need not have.
+    ``optional`` names the columns (by key: ``"file"``) this manifest need not have;
+    ``options`` says what the file does not (its delimiter, sheet, column headers).
     ``format`` is a name of :data:`~._registry.FORMAT_NAMES` (any case); without it the
     extension decides. Raises :class:`ManifestError` (its message starts with ``path`` as given,
     or with ``--format``) when the file cannot be read, its format is unknown, or its reader
-    finds a problem anywhere in it.
+    finds a problem anywhere in it. A manifest with a header and no rows has ``total`` 0; so
+    has an empty YAML list.
 
     The file is read once, into a private copy that :meth:`Manifest.rows` reads: close the
     manifest when done with it (``with open_manifest(path) as manifest: ...``).
@@ -136,9 +178,13 @@ def open_manifest(
                 check_text(stream, str(path))  # an empty or binary file says so, whatever its name
                 raise
             columns = columns_for(optional=optional)
-            total = sum(1 for _ in reader_for(fmt)(stream, str(path), columns))
+            options = options if options is not None else DEFAULT_OPTIONS
+            layout = Layout()
+            records = reader_for(fmt)(stream, str(path), columns, options, layout)
+            total = sum(1 for _ in records)
         snapshot.finish()  # what the reader left unread, if anything: size and sha256 cover all
     except BaseException:
         snapshot.close()
         raise
-    return Manifest(path, fmt, total, columns, snapshot)
+    extras, notes = tuple(layout.extra_columns), tuple(layout.notes)
+    return Manifest(path, fmt, total, columns, extras, options, notes, snapshot)

@@ -1,12 +1,14 @@
 """The manifest formats: each one's name, file suffixes and reader, in one table.
 
 A reader (:class:`Reader`) turns a binary stream into :data:`~._columns.Record` rows and
-checks the whole stream as it goes. Adding a format is a reader module beside this one, a
-loader function and one :class:`Format` entry in :data:`_TABLE`; the ``--format`` choices,
-the suffixes recognised and the messages that list them follow. A reader of text (CSV, YAML)
-starts with :func:`~._text.check_text` and reads through :func:`~._text.decoded`; one of a
-binary format does neither. A reader is imported the first time it is asked for, so a
-format's library (PyYAML) loads only for a manifest in that format.
+checks the whole stream as it goes, reading as the :class:`~._options.ReadOptions` say and
+filling in a :class:`~._options.Layout` (the extra columns, notes) as it learns them. Adding
+a format is a reader module beside this one, a loader function and one :class:`Format` entry
+in :data:`_TABLE`; the ``--format`` choices, the suffixes recognised and the messages that
+list them follow. A reader of text (CSV, YAML) starts with :func:`~._text.check_text` and
+reads through :func:`~._text.decoded`; one of a binary format (.xlsx) does neither. A reader
+is imported the first time it is asked for, so a format's library (PyYAML, openpyxl) loads
+only for a manifest in that format.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import IO, NamedTuple, Protocol
 
 from .._exceptions import ManifestError
 from ._columns import COLUMNS, Column, Record
+from ._options import DEFAULT_OPTIONS, Layout, ReadOptions
 
 
 class Reader(Protocol):
@@ -24,13 +27,22 @@ class Reader(Protocol):
 
     ``stream`` is binary and seekable, positioned at the manifest's start, and is left open.
     ``source`` starts every message: the path as given, or a label for a stream. ``columns``
-    is the column table (:data:`~._columns.COLUMNS`, or one with fewer required). The reader
-    raises :class:`ManifestError` ("{source}: line N: ...") for anything it cannot read,
-    including a manifest with no rows, when it gets there: reading every row checks the file.
+    is the column table (:data:`~._columns.COLUMNS`, or one with fewer required); ``options``
+    what the operator said about the file; ``layout``, when given, is filled in as the reader
+    learns the manifest's extra columns (and given those a first pass found, a YAML reader
+    gives every row all of them). The reader raises :class:`ManifestError` ("{source}: line
+    N: ...") for anything it cannot read, when it gets there: reading every row checks the
+    file. A row it cannot use on its own is a :data:`~._columns.Record` with a problem.
     """
 
     def __call__(
-        self, stream: IO[bytes], source: str, /, columns: tuple[Column, ...] = COLUMNS
+        self,
+        stream: IO[bytes],
+        source: str,
+        /,
+        columns: tuple[Column, ...] = COLUMNS,
+        options: ReadOptions = DEFAULT_OPTIONS,
+        layout: Layout | None = None,
     ) -> Iterator[Record]: ...
 
 
@@ -54,10 +66,20 @@ def _yaml() -> Reader:
     return read_yaml
 
 
+def _xlsx() -> Reader:
+    from ._xlsx import read_xlsx  # imports openpyxl
+
+    return read_xlsx
+
+
 _TABLE: tuple[Format, ...] = (
     Format("csv", (".csv",), _csv),
     Format("yaml", (".yaml", ".yml"), _yaml),
+    # .xlsm: a workbook with macros, which are never run (openpyxl does not read them).
+    Format("xlsx", (".xlsx", ".xlsm"), _xlsx),
 )
+#: Excel's old binary format, which no reader reads: its own message.
+_OLD_EXCEL = (".xls",)
 
 #: Suffix (lower-case, with its dot) -> format name.
 FORMATS: dict[str, str] = {suffix: fmt.name for fmt in _TABLE for suffix in fmt.suffixes}
@@ -83,6 +105,11 @@ def format_of(path: Path, format: str | None = None) -> str:
             raise ManifestError(f"--format: expected {_either(FORMAT_NAMES)}, got {format!r}")
         return format.lower()
     name = FORMATS.get(path.suffix.lower())
+    if path.suffix.lower() in _OLD_EXCEL:
+        raise ManifestError(
+            f"{path}: an old Excel workbook ({path.suffix}) is not read — save it as .xlsx"
+            " or CSV UTF-8"
+        )
     if name is None:
         raise ManifestError(
             f"{path}: cannot tell the manifest format from the extension {path.suffix!r}"

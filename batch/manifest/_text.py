@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from .._exceptions import ManifestError
+from ._binary import SAVE_AS, is_ole2, looks_like_xlsx
 
 #: How much of the start the head check looks at.
 HEAD_SIZE = 8192
@@ -28,8 +29,8 @@ def check_text(stream: IO[bytes], source: str) -> None:
     """Raise :class:`ManifestError` when the start shows this is no text manifest at all.
 
     That is: nothing but spaces, line breaks and a byte-order mark ("the manifest is empty"),
-    UTF-16 (Excel's "Unicode Text"), or binary data (a NUL byte in the first 8 KiB). The
-    stream is left where it was.
+    UTF-16 (Excel's "Unicode Text"), an Excel workbook (named as if it were text), or binary
+    data (a NUL byte in the first 8 KiB). The stream is left where it was.
     """
     start = stream.tell()
     head = stream.read(HEAD_SIZE)
@@ -38,6 +39,16 @@ def check_text(stream: IO[bytes], source: str) -> None:
         raise ManifestError(f"{source}: the manifest is empty")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ManifestError(f"{source}: line 1: not UTF-8 text (it is UTF-16) — {SAVE_AS_UTF8}")
+    if looks_like_xlsx(head):
+        raise ManifestError(
+            f"{source}: not a text file (it is an Excel workbook) — name it .xlsx, or pass"
+            " --format xlsx"
+        )
+    if is_ole2(head):
+        raise ManifestError(
+            f"{source}: not a text file (it is an old Excel workbook, .xls, or a"
+            f" password-protected one) — {SAVE_AS}"
+        )
     if b"\x00" in head:
         raise ManifestError(f"{source}: not a text file (it holds binary data) — export it as CSV")
 
