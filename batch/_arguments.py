@@ -184,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--root", type=Path, metavar="DIR", help="refuse photo files outside this folder"
         )
+        sub.add_argument(
+            "--allow-host",
+            action="append",
+            dest="allow_hosts",
+            metavar="HOST",
+            help="a host photo URLs may come from (repeat it; *.example.com for a domain);"
+            " without it a URL in the manifest is refused",
+        )
 
     for sub in (run, remove):
         sub.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
@@ -299,6 +307,9 @@ def again_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
         if value is None or value is False or value == action.default:
             continue
         flag = action.option_strings[-1]
-        shown = f"{value:g}" if isinstance(value, float) else str(value)  # 20, not 20.0
-        words += [flag] if action.nargs == 0 else [flag, shown]
+        if action.nargs == 0:
+            words.append(flag)
+            continue
+        for one in value if isinstance(value, list) else [value]:  # --allow-host, repeated
+            words += [flag, f"{one:g}" if isinstance(one, float) else str(one)]  # 20, not 20.0
     return words

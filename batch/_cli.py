@@ -53,6 +53,7 @@ _FLAG_KEYS = (
     "html",
     "fit",
     "fit_max_edge",
+    "allow_hosts",
     "root",
     "api_url",
     "oauth_url",

@@ -18,7 +18,13 @@ from typing import Any
 from ._exceptions import ConfigError
 from ._pacing import DEFAULT_POLICY, PacingPolicy
 from ._retry import DEFAULT_RETRY, RetryPolicy
-from .photos import DEFAULT_FIT_MAX_EDGE, MIN_FIT_MAX_EDGE
+from .photos import (
+    DEFAULT_FIT_MAX_EDGE,
+    MIN_FIT_MAX_EDGE,
+    check_allow_hosts,
+    check_photo_headers,
+    host_rules,
+)
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
@@ -113,6 +119,10 @@ class Config:
     sheet: str | None = None  #: a workbook's sheet; None = the first
     user_column: str | None = None  #: the header naming the user column, beyond the aliases
     file_column: str | None = None  #: the header naming the file column, beyond the aliases
+    # Photos at URLs.
+    allow_hosts: tuple[str, ...] = ()  #: hosts photo URLs may come from (``*.domain`` too)
+    #: Headers an HR system needs, per host: ``{host: {header: value}}``. Never printed.
+    photo_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # Where results go.
     report: Path | None = None
     html: Path | None = None
@@ -147,6 +157,17 @@ class Config:
                     "concurrency", f"must be at most {MAX_CONCURRENCY:,}, got {self.concurrency}"
                 )
         _whole("memory_budget_mb", self.memory_budget_mb)
+        object.__setattr__(self, "allow_hosts", check_allow_hosts(self.allow_hosts))
+        headers = check_photo_headers(self.photo_headers)
+        rules = host_rules(self.allow_hosts)
+        for host in headers:
+            if not rules.allows(host):
+                raise _Invalid(
+                    "photo_headers",
+                    f"{host} is not an allowed host, so its headers would never be sent"
+                    f" — add it to allow_hosts (--allow-host {host})",
+                )
+        object.__setattr__(self, "photo_headers", headers)
         if self.keep_reports is not None:
             _whole("keep_reports", self.keep_reports)
         if self.delimiter is not None and self.delimiter not in DELIMITERS.values():
@@ -321,6 +342,17 @@ def _delimiter(key: str, value: Any) -> str | None:
     return DELIMITERS[text.lower()]
 
 
+def _hosts(key: str, value: Any) -> tuple[str, ...]:
+    """Host names: a list (a config file, repeated flags) or one text of them."""
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return check_allow_hosts(value, key=key)
+
+
+def _headers(key: str, value: Any) -> dict[str, dict[str, str]]:
+    return check_photo_headers(value, key=key)
+
+
 def _path(key: str, value: Any) -> Path | None:
     text = _text(key, value)
     return Path(text).expanduser() if text else None
@@ -357,6 +389,8 @@ _PARSERS: dict[str, Any] = {
     "sheet": _text,
     "user_column": _text,
     "file_column": _text,
+    "allow_hosts": _hosts,
+    "photo_headers": _headers,
 }
 
 

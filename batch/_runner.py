@@ -20,6 +20,7 @@ from ._clock import iso_utc, now_iso
 from ._config import Config
 from ._exceptions import ConfigError, MissingCredentials, StateError
 from ._models import PROBLEM_STATUSES, RunSummary, Status
+from ._outputs import check_outputs, prune
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
 from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
@@ -28,10 +29,12 @@ from ._state import StateStore, default_state_path, user_key
 from ._window import ByteBudget, InflightWindow
 from .jobs import JobContext, RemoveJob, RowJob, UploadJob
 from .manifest import COLUMNS, Manifest, ReadOptions, open_manifest
-from .photos import LocalFiles
+from .photos import LocalFiles, RemotePhotos, RoutedPhotos, Validator, photo_policy
 from .ui import RATE_LIMITED, NullObserver, RunObserver
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from ._client import ZoomClient
 
 __all__ = ["JOBS", "JobName", "RunHandle", "run_manifest"]
@@ -84,6 +87,7 @@ class RunHandle:
         self._done_before: frozenset[str] | None = None
         self._stop_code: int | None = None  #: the exit code a stop asked for (130, 143)
         self._warnings: list[str] = []
+        self._session: aiohttp.ClientSession | None = None  #: once connected
 
     @property
     def started(self) -> bool:
@@ -117,7 +121,7 @@ class RunHandle:
         config = self._config
         job_class = JOBS[self._job][0]
         optional = frozenset(c.key for c in COLUMNS) - job_class.reads
-        _check_outputs(config, self._manifest_path)
+        check_outputs(config, self._manifest_path)
         options = ReadOptions(
             delimiter=config.delimiter,
             sheet=config.sheet,
@@ -135,6 +139,15 @@ class RunHandle:
     async def _connect_and_run(self, manifest: Manifest, job_class: type[RowJob]) -> RunSummary:
         config = self._config
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
+        if config.dry_run and config.allow_hosts:  # photo URLs are downloaded to be checked
+            import aiohttp
+
+            from ._fetch import guarded_connector
+
+            connector = guarded_connector(limit=config.workers + 8)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                self._session = session
+                return await self._execute(manifest, None, self._peek_state())
         if config.dry_run:
             return await self._execute(manifest, None, self._peek_state())
         if manifest.total == 0:  # a quiet day: nothing to send, no credentials needed
@@ -151,8 +164,13 @@ class RunHandle:
         timeout = aiohttp.ClientTimeout(
             total=config.request_timeout, sock_connect=config.connect_timeout
         )
-        connector = aiohttp.TCPConnector(limit=config.workers + 4)
+        from ._fetch import guarded_connector
+
+        # Every socket is checked (photo URLs may not reach private addresses); the Zoom calls
+        # share the pool with the photo downloads, one of each per row at most.
+        connector = guarded_connector(limit=config.workers + 8)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            self._session = session
             tokens: TokenSource
             if config.access_token:
                 tokens = StaticToken(config.access_token)
@@ -202,13 +220,38 @@ class RunHandle:
         config = self._config
         if self._job == "remove":
             return RemoveJob(context)
-        photos = LocalFiles(
+        local = LocalFiles(
             fit=config.fit,
             fit_max_edge=config.fit_max_edge,
             root=config.root,
             budget=context.budget,
         )
+        photos = RoutedPhotos(local, self._remote_photos(context))
         return UploadJob(context, photos, fit=config.fit)
+
+    def _remote_photos(self, context: JobContext) -> RemotePhotos:
+        """Photos at URLs: fetched over the run's session under ``--allow-host``; without an
+        allowed host no session is needed (every URL is refused, naming the flag)."""
+        from ._fetch import Fetcher, NoFetcher
+
+        config, control = self._config, context.control
+        fetcher: Fetcher | NoFetcher = NoFetcher()
+        if self._session is not None:
+            fetcher = Fetcher(
+                self._session,
+                budget=context.budget,
+                sleep=control.sleep,
+                cancelled=lambda: control.stopping,
+            )
+        state = context.state
+        validators = None if state is None else StateValidators(state, read_only=config.dry_run)
+        return RemotePhotos(
+            fetcher,
+            photo_policy(allow_hosts=config.allow_hosts, headers=config.photo_headers),
+            fit=config.fit,
+            fit_max_edge=config.fit_max_edge,
+            validators=validators,
+        )
 
     async def _execute(
         self, manifest: Manifest, client: ZoomClient | None, state: StateStore | None
@@ -307,7 +350,7 @@ class RunHandle:
             summary.summary_path = None
             _settle(summary, control, self._stop_code)
         if config.keep_reports is not None:
-            _prune(report, config, summary)
+            prune(report, config, summary)
         observer.run_finished(summary)
         return summary
 
@@ -335,22 +378,6 @@ async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: 
         summary.html_path = str(html)
 
 
-def _prune(report: ReportWriter, config: Config, summary: RunSummary) -> None:
-    """``--keep-reports N``: the reports of older runs in the report's folder go."""
-    from ._retention import prune_reports
-
-    assert config.keep_reports is not None
-    protect = [report.path, report.partial, summary_path(report.path)]
-    prune_reports(
-        report.path.parent,
-        config.keep_reports,
-        protect=[*protect, *([config.html] if config.html else [])],
-        on_error=lambda path, exc: summary.warnings.append(
-            f"--keep-reports: cannot delete {path} ({exc.strerror or exc})"
-        ),
-    )
-
-
 def _settle(summary: RunSummary, control: RunControl, stop_code: int | None) -> None:
     """The summary's stop reason and exit code, from how the run went: 2 when it had to
     stop, else the code of a signal that stopped it (130, 143), else 0 or 1."""
@@ -361,35 +388,6 @@ def _settle(summary: RunSummary, control: RunControl, stop_code: int | None) -> 
         summary.exit_code = stop_code
     else:
         summary.exit_code = 0 if summary.problems == 0 else 1
-
-
-def _check_outputs(config: Config, manifest: Path) -> None:
-    """Refuse, before anything is sent, outputs that cannot be written or would overwrite an
-    input: a folder, the manifest, or each other."""
-    summary = summary_path(config.report) if config.report is not None else None
-    named = [("--report", config.report), ("the JSON summary", summary), ("--html", config.html)]
-    seen: dict[Path, str] = {_where(manifest): "the manifest"}
-    for flag, path in named:
-        if path is None:
-            continue
-        if path.is_dir():
-            raise ConfigError(f"{flag}: {path} is a folder — name a file")
-        if path.exists() and not path.is_file():
-            # /dev/null, a pipe: the report is written beside it and renamed over it, which
-            # (as root) would put a plain file where the device was.
-            raise ConfigError(f"{flag}: {path} is not a regular file — name a file")
-        where = _where(path)
-        if where in seen:
-            raise ConfigError(f"{flag}: {path} is {seen[where]} — name another file")
-        seen[where] = flag
-
-
-def _where(path: Path) -> Path:
-    """The file ``path`` names, links followed, for comparing two paths."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError):
-        return path.absolute()
 
 
 def _missing_credentials(config: Config, scope: ScopeNeed) -> MissingCredentials:
@@ -413,6 +411,22 @@ def _done_before(path: Path) -> frozenset[str]:
         if user and row.get("status", "") not in PROBLEM_STATUSES:
             done.add(user_key(user))
     return frozenset(done)
+
+
+class StateValidators:
+    """The state store's memory of photo URLs (ETag, Last-Modified, what they became), as the
+    URL photo source asks for it; a forecast's store is read, not written."""
+
+    def __init__(self, state: StateStore, *, read_only: bool) -> None:
+        self._state, self._read_only = state, read_only
+
+    def get(self, url: str) -> Validator | None:
+        found = self._state.url_record(url)
+        return None if found is None else Validator(*found)
+
+    def put(self, url: str, validator: Validator) -> None:
+        if not self._read_only:
+            self._state.record_url(url, tuple(validator))  # type: ignore[arg-type]
 
 
 def _open_state(config: Config) -> StateStore | None:

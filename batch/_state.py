@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from ._clock import now_iso
 from ._exceptions import StateError
@@ -27,7 +27,7 @@ from ._state_lock import StoreLock
 __all__ = ["SCHEMA_VERSION", "StateStore", "UploadRecord", "default_state_path", "user_key"]
 
 #: Version of the tables below; a file with a higher one was written by a newer zoom-batch.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _APP_DIR = "zoom-batch"
 _SUFFIX = ".sqlite3"
@@ -52,15 +52,45 @@ _SCHEMA = (
     " run_id TEXT NOT NULL"
     ") WITHOUT ROWID",
 )
+#: Schema 2 (one migration for all that came with it): what a photo URL's server said of it
+#: (ETag, Last-Modified) and what its download became; and the users whose picture a run
+#: removed (``zoom-batch remove``, ``undo``).
+_SCHEMA_2 = (
+    "CREATE TABLE url_validators ("
+    " url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, sha256 TEXT NOT NULL,"
+    " size INTEGER NOT NULL, source_sha256 TEXT NOT NULL, prepared TEXT NOT NULL,"
+    " checked_at TEXT NOT NULL"
+    ") WITHOUT ROWID",
+    "CREATE TABLE removals ("
+    " user_key TEXT PRIMARY KEY, removed_at TEXT NOT NULL, run_id TEXT NOT NULL"
+    ") WITHOUT ROWID",
+)
 #: The columns the statements below read and write (a look-alike table must not pass for ours).
 _TABLE_COLUMNS = {
     "meta": {"key", "value"},
     "uploads": {"user_key", "sha256", "uploaded_at", "run_id"},
+    "url_validators": {
+        "url",
+        "etag",
+        "last_modified",
+        "sha256",
+        "size",
+        "source_sha256",
+        "prepared",
+        "checked_at",
+    },
+    "removals": {"user_key", "removed_at", "run_id"},
 }
 # Constant SQL strings, so sqlite3's statement cache prepares each one once per connection.
 _SELECT_UPLOAD = "SELECT sha256, uploaded_at, run_id FROM uploads WHERE user_key = ?"
 _TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 _DELETE_UPLOAD = "DELETE FROM uploads WHERE user_key = ?"
+_UPSERT_REMOVAL = "INSERT OR REPLACE INTO removals (user_key, removed_at, run_id) VALUES (?, ?, ?)"
+_SELECT_URL = (
+    "SELECT etag, last_modified, sha256, size, source_sha256, prepared FROM url_validators"
+    " WHERE url = ?"
+)
+_UPSERT_URL = "INSERT OR REPLACE INTO url_validators VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _UPSERT_UPLOAD = (
     "INSERT OR REPLACE INTO uploads (user_key, sha256, uploaded_at, run_id) VALUES (?, ?, ?, ?)"
 )
@@ -236,11 +266,52 @@ class StateStore:
             raise StateError(f"cannot write {self.path}: {exc}") from exc
 
     def forget_upload(self, user: str) -> None:
-        """Forget ``user``'s last upload (its picture was removed); committed at once."""
+        """Forget ``user``'s last upload and remember that this run removed the user's
+        picture; committed at once."""
+        key = user_key(user)
         try:
-            self._connection().execute(_DELETE_UPLOAD, (user_key(user),))
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(_DELETE_UPLOAD, (key,))
+            conn.execute(_UPSERT_REMOVAL, (key, now_iso(), self.run_id))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection().execute("ROLLBACK")
+            raise StateError(f"cannot write {self.path}: {exc}") from exc
+
+    def removed_at(self, user: str) -> str | None:
+        """When a run last removed ``user``'s picture (ISO-8601 UTC), if one did."""
+        row = self._read("SELECT removed_at FROM removals WHERE user_key = ?", user_key(user))
+        return None if row is None else str(row[0])
+
+    def url_record(self, url: str) -> tuple[str | None, str | None, str, int, str, str] | None:
+        """What was said of a photo URL last time: (etag, last_modified, sha256, size,
+        source_sha256, prepared), or None."""
+        row = self._read(_SELECT_URL, url)
+        return None if row is None else (row[0], row[1], row[2], int(row[3]), row[4], row[5])
+
+    def record_url(
+        self,
+        url: str,
+        record: tuple[str | None, str | None, str, int, str, str],
+    ) -> None:
+        """Remember :meth:`url_record`'s fields for ``url``; committed at once."""
+        try:
+            self._connection().execute(_UPSERT_URL, (url, *record, now_iso()))
         except sqlite3.Error as exc:
             raise StateError(f"cannot write {self.path}: {exc}") from exc
+
+    def _read(self, sql: str, key: str) -> tuple[Any, ...] | None:
+        try:
+            row: tuple[Any, ...] | None = self._connection().execute(sql, (key,)).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a schema-1 store opened read-only (a forecast)
+                return None
+            raise StateError(f"cannot read {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read {self.path}: {exc}") from exc
+        return row
 
     def close(self) -> None:
         """Close the database and release the lock. Safe to call twice."""
@@ -315,7 +386,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
         _set_pragmas(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA:
+            for statement in (*_SCHEMA, *_SCHEMA_2):
                 conn.execute(statement)
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -331,23 +402,34 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, account_id: str) -> None:
             raise
         return
 
-    _check_ours(conn, path, tables, account_id=account_id)
-    # Schema 1 is the first: migrations from older versions go here.
+    version = _check_ours(conn, path, tables, account_id=account_id)
     _set_pragmas(conn)
+    if version < 2:  # schema 1 (zoom-batch 0.1) upgrades in place, in one transaction
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA_2:
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
 
 def _check_ours(
     conn: sqlite3.Connection, path: Path, tables: set[str], *, account_id: str | None
-) -> None:
-    """Raise StateError unless the file is a zoom-batch store this version reads, of
-    ``account_id`` (any account when None), undamaged. Reads only: a foreign or newer file
-    must be left exactly as it was."""
+) -> int:
+    """The schema version of the store; raises StateError unless the file is a zoom-batch
+    store this version reads, of ``account_id`` (any account when None), undamaged. Reads
+    only: a foreign or newer file must be left exactly as it was."""
     if "meta" not in tables:
         shown = ", ".join(sorted(tables)[:5])
         raise _not_ours(path, f"it holds other tables: {shown}")
     if "uploads" not in tables:
         raise _not_ours(path, "its tables are not the ones zoom-batch writes")
     for table, wanted in _TABLE_COLUMNS.items():
+        if table not in tables:  # meta and uploads are there: schema 1 has no others
+            continue
         have = {column for (_, column, *_) in conn.execute(f"PRAGMA table_info({table})")}
         if missing := sorted(wanted - have):
             raise _not_ours(path, f"its {table} table has no column {', '.join(missing)}")
@@ -371,6 +453,9 @@ def _check_ours(
     if problems != ["ok"]:
         # quick_check's report spans lines; the CLI's message must stay one line.
         raise _not_ours(path, f"damaged: {' '.join(problems[0].split())}")
+    if version >= 2 and not {"url_validators", "removals"} <= tables:
+        raise _not_ours(path, "its tables are not the ones zoom-batch writes")
+    return version
 
 
 def _set_pragmas(conn: sqlite3.Connection) -> None:

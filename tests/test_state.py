@@ -379,3 +379,59 @@ def test_unsafe_account_ids_become_readable_part_plus_hash(account_id: str, stem
     # Different ids never share a file.
     other = default_state_path(account_id + "x", environ={}, platform="linux").name
     assert other != name
+
+
+# -- schema 2: one migration for URL validators and removal records ---------------------------
+
+
+def _schema_1_store(path: Path) -> None:
+    """A store as zoom-batch 0.1 wrote it (schema 1), with one upload."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE uploads (user_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+        " uploaded_at TEXT NOT NULL, run_id TEXT NOT NULL) WITHOUT ROWID;"
+        f"INSERT INTO meta VALUES ('schema_version', '1'), ('account_id', '{ACCOUNT}');"
+        f"INSERT INTO uploads VALUES ('ada@example.com', '{SHA_A}', '2026-11-27T02:00:00Z', 'r0');"
+    )
+    conn.commit()
+    conn.close()
+
+
+def _schema_version(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    finally:
+        conn.close()
+    return str(version[0])
+
+
+def test_a_schema_1_store_upgrades_in_place_and_keeps_its_uploads(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    _schema_1_store(path)
+    # A forecast reads it as it is, and leaves it so.
+    peeked = StateStore.peek(path)
+    assert peeked is not None
+    assert peeked.url_record("https://hr.example.com/a.jpg") is None
+    assert peeked.last_upload("ada@example.com") is not None
+    peeked.close()
+    assert _schema_version(path) == "1"
+
+    with StateStore.open(path, account_id=ACCOUNT, run_id="r1") as store:
+        record = store.last_upload("ada@example.com")
+        assert record is not None and record.sha256 == SHA_A
+        store.record_url("https://hr.example.com/a.jpg", ('"e1"', None, SHA_A, 10, SHA_A, "as is"))
+        store.forget_upload("ada@example.com")
+        assert store.last_upload("ada@example.com") is None
+        assert store.removed_at("ada@example.com") is not None
+    assert _schema_version(path) == "2"
+    with StateStore.open(path, account_id=ACCOUNT, run_id="r2") as store:
+        assert store.url_record("https://hr.example.com/a.jpg") == (
+            '"e1"',
+            None,
+            SHA_A,
+            10,
+            SHA_A,
+            "as is",
+        )
