@@ -39,6 +39,16 @@ examples:
 
   # take away the pictures of the users a manifest names (only its user column is read)
   zoom-batch remove leavers.csv --plan business
+
+  # keep every user's current picture before replacing it, then put them all back
+  zoom-batch run photos.csv --backup backups/2026-03-01
+  zoom-batch undo backups/2026-03-01
+
+  # who is in Zoom, who is in the manifest, who still has no picture
+  zoom-batch audit photos.csv --report reports/audit.xlsx
+
+  # spend no upload on people who are not users of the account
+  zoom-batch run photos.csv --check-users
 """
 
 
@@ -101,9 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Remove the profile picture of every user a manifest (CSV or YAML) names"
         " and write a report. Only the user column is read.",
     )
-    for sub in (run, validate, remove):
+    undo = commands.add_parser(
+        "undo",
+        help="put back the pictures a run --backup folder kept",
+        description="Put back what a --backup folder recorded: upload each user's old picture"
+        " (status restored) and remove the picture of users who had none (status removed).",
+    )
+    audit = commands.add_parser(
+        "audit",
+        help="list the account's users: in Zoom, in the manifest, status, picture",
+        description="List every user of the account (active, inactive, pending) and of the"
+        " manifest, one report row each: in_zoom, in_manifest, zoom_status, has_picture."
+        " Exit 0 when done, 1 when some users could not be read.",
+    )
+    for sub in (run, validate, remove, undo, audit):
         sub.add_argument(
-            "manifest", type=Path, metavar="MANIFEST", help="CSV, Excel (.xlsx) or YAML manifest"
+            "manifest",
+            type=Path,
+            metavar="DIR" if sub is undo else "MANIFEST",
+            help="the --backup folder (or its backup.csv)"
+            if sub is undo
+            else "CSV, Excel (.xlsx) or YAML manifest",
         )
         sub.add_argument("--config", type=Path, metavar="FILE", help="YAML file of settings")
         sub.add_argument(
@@ -169,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="no state store: nothing is skipped as unchanged, a rerun sends everything",
         )
+    audit.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
     for sub in (run, validate):
         sub.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
         sub.add_argument(
@@ -193,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
             " without it a URL in the manifest is refused",
         )
 
-    for sub in (run, remove):
+    for sub in (run, remove, undo, audit):
         sub.add_argument("--api-url", metavar="URL", help="default https://api.zoom.us/v2")
         sub.add_argument("--oauth-url", metavar="URL", help="default https://zoom.us/oauth/token")
         sub.add_argument(
@@ -242,6 +271,20 @@ def build_parser() -> argparse.ArgumentParser:
         sim_group = sub.add_argument_group("simulator settings (with --simulate)")
         add_simulator_options(sim_group, "sim-")  # type: ignore[arg-type]
 
+    run.add_argument(
+        "--backup",
+        type=Path,
+        metavar="DIR",
+        help="before replacing a picture, keep the user's current one in DIR (backup.csv and"
+        " pictures/), so that zoom-batch undo DIR can put it back",
+    )
+    run.add_argument(
+        "--check-users",
+        action="store_true",
+        default=None,
+        help="list the account's users first and spend no upload on rows whose user is not"
+        " one (invalid); inactive and pending users are noted",
+    )
     run.add_argument(
         "--force",
         action="store_true",

@@ -70,6 +70,8 @@ _FLAG_KEYS = (
     "connect_timeout",
     "request_timeout",
     "keep_reports",
+    "backup",
+    "check_users",
     "delimiter",
     "sheet",
     "user_column",
@@ -124,8 +126,8 @@ async def _execute(
 ) -> int:
     from ._runner import run_manifest
 
-    job: JobName = "remove" if args.command == "remove" else "upload"
-    in_flight = "removals" if job == "remove" else "uploads"
+    job: JobName = args.command if args.command in ("remove", "undo", "audit") else "upload"
+    in_flight = {"remove": "removals", "audit": "reads"}.get(job, "uploads")
     received: list[int] = []
     loop = asyncio.get_running_loop()
     with contextlib.ExitStack() as stack:
@@ -209,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # are what is checked and sent, and a warning on stderr per photo would drown the run.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
-        if args.command in ("run", "validate", "remove"):
+        if args.command in ("run", "validate", "remove", "undo", "audit"):
+            if args.command == "undo" and args.manifest.is_dir():
+                args.manifest = args.manifest / "backup.csv"  # undo DIR: its backup.csv
             return _run_command(args, environ, sys.stderr)
         if args.command == "simulate":
             return simulate_command(args, environ, sys.stdout)

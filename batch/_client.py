@@ -35,7 +35,7 @@ from ._exceptions import (
 )
 from ._http import Answer, exchange
 from ._models import PreparedImage
-from ._scopes import DELETE_PICTURE, UPLOAD_PICTURE, ScopeNeed
+from ._scopes import DELETE_PICTURE, LIST_USERS, READ_USER, UPLOAD_PICTURE, ScopeNeed
 from ._window import READ_BUFFER
 
 #: Bodies above this go as a stream (aiohttp's ``payload.TOO_LARGE_BYTES_BODY`` is 1 MiB).
@@ -312,9 +312,42 @@ class ZoomClient:
         """Remove a user's picture. Returns on 204 (any 2xx); raises an ApiError."""
         await self._call("DELETE", f"/users/{user_path(user)}/picture", token, DELETE_PICTURE)
 
+    async def get_user(self, user: str, token: Token) -> dict[str, Any]:
+        """``GET /users/{userId}`` (a Light call): the user's ``email``, ``status``, ``pic_url``
+        (empty or absent without a picture)... Raises an ApiError (404/1001: no such user)."""
+        answer = await self._call("GET", f"/users/{user_path(user)}", token, READ_USER)
+        return _json_object(answer, "the user")
+
+    async def list_users(
+        self,
+        token: Token,
+        *,
+        status: str = "active",
+        page_size: int = 300,
+        next_page_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of ``GET /users`` (a Medium call): its users, and the next page's token
+        (None after the last page)."""
+        query = {"status": status, "page_size": str(page_size)}
+        if next_page_token:
+            query["next_page_token"] = next_page_token
+        answer = await self._call("GET", "/users", token, LIST_USERS, params=query)
+        page = _json_object(answer, "the list of users")
+        users = page.get("users") or []
+        if not isinstance(users, list):
+            raise TransientError("Zoom's list of users was not a list", http_status=answer.status)
+        following = page.get("next_page_token")
+        return [u for u in users if isinstance(u, dict)], (str(following) if following else None)
+
+    def api_host(self, token: Token) -> str:
+        """The host the API calls go to with ``token`` (a ``pic_url`` there gets the token)."""
+        from ._fetch_policy import host_of
+
+        return host_of(URL(self._base(token)))
+
     async def _call(
         self, method: str, path: str, token: Token, scope: ScopeNeed, **options: Any
-    ) -> None:
+    ) -> Answer:
         url = URL(self._base(token) + path, encoded=True)
         headers = {"Authorization": f"Bearer {token.value}"}
         self.requests += 1
@@ -329,6 +362,18 @@ class ZoomClient:
             self._tokens.worked(token)  # any other answer means Zoom took the token
             raise
         self._tokens.worked(token)
+        return answer
+
+
+def _json_object(answer: Answer, what: str) -> dict[str, Any]:
+    """An answer's JSON object; anything else is a fault on Zoom's side, worth a retry."""
+    try:
+        data = json.loads(answer.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise TransientError(f"Zoom's answer for {what} was not JSON", http_status=answer.status)
+    return data
 
 
 __all__ = [

@@ -130,6 +130,8 @@ class Config:
     no_state: bool = False
     retry_failed: Path | None = None
     keep_reports: int | None = None  #: keep the reports of the last N runs in their folder
+    backup: Path | None = None  #: run --backup DIR: keep each user's picture before replacing it
+    check_users: bool = False  #: run --check-users: refuse rows whose user is not in the account
 
     def __post_init__(self) -> None:
         for key in CREDENTIALS:
@@ -385,6 +387,8 @@ _PARSERS: dict[str, Any] = {
     "no_state": _boolean,
     "retry_failed": _path,
     "keep_reports": _positive_int,
+    "backup": _path,
+    "check_users": _boolean,
     "delimiter": _delimiter,
     "sheet": _text,
     "user_column": _text,

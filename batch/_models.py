@@ -12,6 +12,7 @@ class Status(enum.StrEnum):
 
     UPLOADED = "uploaded"
     REMOVED = "removed"
+    RESTORED = "restored"  # undo: the picture from before the backup is back
     SKIPPED = "skipped"
     FAILED = "failed"
     INVALID = "invalid"

@@ -27,7 +27,7 @@ from ._report import ReportWriter, default_report_path, read_report, summary_pat
 from ._scopes import UPLOAD_PICTURE, ScopeNeed
 from ._state import StateStore, default_state_path, user_key
 from ._window import ByteBudget, InflightWindow
-from .jobs import JobContext, RemoveJob, RowJob, UploadJob
+from .jobs import AuditJob, JobContext, RemoveJob, RowJob, UndoJob, UploadJob
 from .manifest import COLUMNS, Manifest, ReadOptions, open_manifest
 from .photos import LocalFiles, RemotePhotos, RoutedPhotos, Validator, photo_policy
 from .ui import RATE_LIMITED, NullObserver, RunObserver
@@ -39,11 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = ["JOBS", "JobName", "RunHandle", "run_manifest"]
 
-JobName = Literal["upload", "remove"]
+JobName = Literal["upload", "remove", "undo", "audit"]
 #: The jobs :func:`run_manifest` can run: each one's class, and the status of a row it did.
 JOBS: dict[str, tuple[type[RowJob], Status]] = {
     "upload": (UploadJob, Status.UPLOADED),
     "remove": (RemoveJob, Status.REMOVED),
+    "undo": (UndoJob, Status.RESTORED),
+    "audit": (AuditJob, Status.VALID),
 }
 
 
@@ -88,6 +90,7 @@ class RunHandle:
         self._stop_code: int | None = None  #: the exit code a stop asked for (130, 143)
         self._warnings: list[str] = []
         self._session: aiohttp.ClientSession | None = None  #: once connected
+        self._account: Any = None  #: the account's users, listed (audit, --check-users)
 
     @property
     def started(self) -> bool:
@@ -139,18 +142,11 @@ class RunHandle:
     async def _connect_and_run(self, manifest: Manifest, job_class: type[RowJob]) -> RunSummary:
         config = self._config
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
-        if config.dry_run and config.allow_hosts:  # photo URLs are downloaded to be checked
-            import aiohttp
-
-            from ._fetch import guarded_connector
-
-            connector = guarded_connector(limit=config.workers + 8)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                self._session = session
-                return await self._execute(manifest, None, self._peek_state())
         if config.dry_run:
-            return await self._execute(manifest, None, self._peek_state())
-        if manifest.total == 0:  # a quiet day: nothing to send, no credentials needed
+            return await self._forecast(manifest)
+        if (
+            manifest.total == 0 and self._job != "audit"
+        ):  # a quiet day: nothing to send, no credentials needed
             return await self._execute(manifest, None, None)
         if not config.access_token and not config.has_oauth:
             raise _missing_credentials(config, job_class.scope or UPLOAD_PICTURE)
@@ -192,10 +188,34 @@ class RunHandle:
             try:
                 # A first token now: bad credentials stop the run before the report exists.
                 await client.token()
+                if self._job == "audit" or (config.check_users and self._job == "upload"):
+                    from ._lifecycle import prepare
+
+                    manifest, self._account = await prepare(self._job, config, manifest, client)
                 return await self._execute(manifest, client, state)
             finally:
                 if state is not None:
                     state.close()
+                if self._account is not None:
+                    self._account.close()
+
+    async def _forecast(self, manifest: Manifest) -> RunSummary:
+        """A dry run: nothing sent; the state store read, photo URLs downloaded to be checked."""
+        state = self._peek_state()
+        try:
+            if not self._config.allow_hosts:
+                return await self._execute(manifest, None, state)
+            import aiohttp
+
+            from ._fetch import guarded_connector
+
+            connector = guarded_connector(limit=self._config.workers + 8)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                self._session = session
+                return await self._execute(manifest, None, state)
+        finally:
+            if state is not None:
+                state.close()
 
     def _peek_state(self) -> StateStore | None:
         """The state store, read-only, for a forecast that knows which rows are unchanged."""
@@ -220,6 +240,10 @@ class RunHandle:
         config = self._config
         if self._job == "remove":
             return RemoveJob(context)
+        if self._job == "audit":
+            from ._lifecycle import audit_job
+
+            return audit_job(config, context, self._account)
         local = LocalFiles(
             fit=config.fit,
             fit_max_edge=config.fit_max_edge,
@@ -227,7 +251,12 @@ class RunHandle:
             budget=context.budget,
         )
         photos = RoutedPhotos(local, self._remote_photos(context))
-        return UploadJob(context, photos, fit=config.fit)
+        job = (UndoJob if self._job == "undo" else UploadJob)(context, photos, fit=config.fit)
+        if self._job == "upload" and (config.backup or self._account) and context.sender:
+            from ._lifecycle import attach
+
+            attach(job, config, context, self._session, self._account)
+        return job
 
     def _remote_photos(self, context: JobContext) -> RemotePhotos:
         """Photos at URLs: fetched over the run's session under ``--allow-host``; without an
@@ -338,7 +367,7 @@ class RunHandle:
         await asyncio.to_thread(report.close, summary)  # a workbook takes ~0.4 ms a row
         if report.error is not None:
             control.fail(report.error)
-        if config.html is not None and self._job == "upload" and report.error is None:
+        if config.html is not None and self._job in ("upload", "audit") and not report.error:
             await _contact_sheet(config.html, report.path, manifest, summary)
         if report.error is not None:
             summary.report_path = str(report.partial)

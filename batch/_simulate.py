@@ -77,6 +77,13 @@ SIM_OPTIONS: tuple[SimOption, ...] = (
     SimOption(
         "rate-limit", float, "N", "account-wide Medium limit in requests/s (default 20; 0 = none)"
     ),
+    SimOption(
+        "light-rate-limit",
+        float,
+        "N",
+        "account-wide Light limit (GET /users/{userId}) in requests/s, a budget apart from"
+        " Medium's (default 30; 0 = none)",
+    ),
     SimOption("daily-limit", int, "N", "uploads accepted per UTC day (default: no daily limit)"),
     SimOption("fail-rate", float, "N", "share of uploads answered with a 5xx (0..1)"),
     SimOption("drop-rate", float, "N", "share of uploads whose connection is dropped (0..1)"),
@@ -184,8 +191,16 @@ def add_simulator_options(parser: argparse.ArgumentParser, prefix: str) -> None:
         type=Path,
         metavar="FILE",
         dest="sim_users",
-        help="the users the simulator knows, one per line (default: with run, a"
+        help="the users the simulator knows, one per line, each optionally followed by its"
+        " status: active (default), inactive or pending (default: with run, a"
         " simulator-users.txt beside the manifest; else every user exists)",
+    )
+    parser.add_argument(
+        f"--{prefix}pictures",
+        type=Path,
+        metavar="DIR",
+        dest="sim_pictures",
+        help="a folder of <user>.<ext> pictures (jane@example.com.jpg) the users start with",
     )
 
 
@@ -193,13 +208,13 @@ def simulator_options(
     args: argparse.Namespace, section: Mapping[str, Any], manifest: Path | None
 ) -> SimulatorOptions:
     # Loaded here, not at the top: a run without --simulate never needs the simulator.
-    from .simulator import SimulatorOptions, load_users_file
+    from .simulator import SimulatorOptions, load_pictures, load_user_statuses, load_users_file
 
     values: dict[str, Any] = {}
     known = {option.name.replace("-", "_"): option for option in SIM_OPTIONS}
     for key, value in section.items():
         name = str(key).replace("-", "_")
-        if name == "users":
+        if name in ("users", "pictures"):
             values[name] = value
             continue
         option = known.get(name)
@@ -223,6 +238,10 @@ def simulator_options(
         users = beside if beside.is_file() else None
     if users is not None:
         values["users"] = load_users_file(Path(users))  # ConfigError names the file
+        values["user_statuses"] = load_user_statuses(Path(users))
+    pictures = getattr(args, "sim_pictures", None) or values.pop("pictures", None)
+    if pictures is not None:
+        values["pictures"] = load_pictures(Path(pictures))
     return SimulatorOptions(**values)  # ConfigError names the option
 
 

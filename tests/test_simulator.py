@@ -897,6 +897,12 @@ async def test_the_stats_route_reports_counters_and_accepted_arrivals(
         "bad_requests": 0,
         "not_found": 0,
         "aborted": 0,
+        "user_lists": 0,  # the user endpoints' counters (test_simulator_users.py)
+        "light_requests": 0,
+        "user_reads": 0,
+        "light_rate_limited": 0,
+        "light_refused": 0,
+        "picture_downloads": 0,
         "peak_in_flight": 5,
         "in_flight": 0,
         "responses_429": 2,

@@ -9,6 +9,8 @@ the state store records the bytes sent.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from .._models import ImageFacts, ManifestRow, RowResult, Status
 from .._retry import Tries
 from .._scopes import UPLOAD_PICTURE
@@ -30,6 +32,12 @@ class UploadJob(RowJob):
 
     doing = "uploading"
     scope = UPLOAD_PICTURE
+    done_status, done_words = Status.UPLOADED, "uploaded"  #: what a row sent becomes
+    #: Called with (row, user) before a photo is checked: may raise InvalidRow, else returns
+    #: words for the row's message (``--check-users``: "" or "; the user is pending").
+    check_user: Callable[[ManifestRow, str], Awaitable[str]] | None = None
+    #: Called with the user just before the upload is sent (``--backup``); raises to fail it.
+    before_send: Callable[[str], Awaitable[None]] | None = None
 
     def __init__(self, context: JobContext, photos: PhotoSource, *, fit: bool = False) -> None:
         super().__init__(context)
@@ -54,6 +62,7 @@ class UploadJob(RowJob):
         self, row: ManifestRow, claim: Claim, tries: Tries, notes: RowNotes, held: _Held
     ) -> RowResult:
         user = claim.user
+        noted = "" if self.check_user is None else await self.check_user(row, user)
         record = self._last_upload(user)
         if record is not None:
             found = await self.photos.digest(row)
@@ -71,7 +80,7 @@ class UploadJob(RowJob):
             facts.sha256,
             facts.original_size,
         )
-        fitted = _fitted(facts, fit=self.fit)
+        fitted = _fitted(facts, fit=self.fit) + noted
         # The file's own hash differed; with --fit the bytes sent may still be the same.
         if record is not None and record.sha256 == facts.sha256:
             return self._unchanged(row, record)
@@ -96,8 +105,10 @@ class UploadJob(RowJob):
         body = len(image.data) + (READ_BUFFER if image.path is not None else 0)
         if body > SMALL_BODY:
             await held.resize(body)
+        if self.before_send is not None:
+            await self.before_send(user)
         await sender.send(lambda client, token: client.upload_picture(user, image, token), tries)
-        result = row_result(row, Status.UPLOADED, "uploaded" + fitted, attempts=tries.sent)
+        result = row_result(row, self.done_status, self.done_words + fitted, attempts=tries.sent)
         result.http_status = 201
         state = self.context.state
         if state is not None:

@@ -8,6 +8,7 @@ knows it is talking to a simulator.
 from __future__ import annotations
 
 from ._app import Simulator, serve
+from ._directory import load_pictures, load_user_statuses
 from ._limits import max_in_window
 from ._options import MAX_PICTURE_BYTES, SimulatorOptions, load_users_file
 from ._stats import ReceivedPicture, Refusal, SimulatorStats
@@ -19,6 +20,8 @@ __all__ = [
     "Simulator",
     "SimulatorOptions",
     "SimulatorStats",
+    "load_pictures",
+    "load_user_statuses",
     "load_users_file",
     "max_in_window",
     "serve",

@@ -43,6 +43,7 @@ BODY_NO_FILENAME: Final = error_body(120, "")
 BODY_EMPTY: Final = error_body(120, _MSG_EMPTY)
 BODY_TOO_BIG: Final = error_body(120, _MSG_TOO_BIG)
 BODY_NOT_IMAGE: Final = error_body(120, _MSG_NOT_IMAGE)
+BODY_BAD_TOKEN: Final = error_body(300, "The next page token is invalid or expired.")
 # Injected faults look like what a client really meets: Zoom's JSON for a 500, a gateway's
 # HTML for a 502 or 503, so clients are made to parse error bodies defensively.
 FAULTS: Final[tuple[tuple[int, bytes, str], ...]] = (
@@ -64,9 +65,11 @@ def scope_refusal(code: int, status: int, rule: ScopeRule, user: str) -> web.Res
     return json_answer(status, body)
 
 
-def qps_refusal(rate: float, *, type_header: bool, retry_after: str | None) -> web.Response:
+def qps_refusal(
+    rate: float, *, type_header: bool, retry_after: str | None, category: str = "Medium"
+) -> web.Response:
     """The per-second 429, with the headers the options ask for."""
-    headers = {"X-RateLimit-Category": "Medium"}
+    headers = {"X-RateLimit-Category": category}
     if type_header:
         headers["X-RateLimit-Type"] = "QPS"
     headers["X-RateLimit-Limit"] = _format_rate(rate)

@@ -2,7 +2,10 @@
 
 It serves ``POST /oauth/token`` (Server-to-Server OAuth), ``POST /v2/users/{userId}/picture``
 and ``DELETE /v2/users/{userId}/picture`` with Zoom's answers, Medium-label rate limits, an
-optional daily quota, a user directory and injected faults, and, on request, Zoom's rougher
+optional daily quota, a user directory and injected faults; ``GET /v2/users/{userId}`` (Light:
+its own per-second budget) with a ``pic_url`` it serves (``GET /p/...``: the picture the user
+holds, uploaded or given at the start), ``GET /v2/users`` (Medium: pages of up to 300 users of
+one status, ``next_page_token``, ``total_records``), and, on request, Zoom's rougher
 edges: tokens without the picture scopes, older tokens invalidated by newer ones, an app
 revoked mid-run, the per-user concurrency 429, odd headers on per-second 429s. Every picture
 answer carries a unique ``x-zm-trackingid``. Users run it with ``zoom-batch simulate`` or
@@ -49,17 +52,20 @@ from aiohttp import ClientError, hdrs, web
 from .._clock import utc_now
 from .._exceptions import ConfigError
 from ._answers import (
+    BODY_BAD_TOKEN,
     BODY_CONCURRENT,
     BODY_TOKEN,
     FAULTS,
     TRACKING_HEADER,
     TrackingIds,
     daily_refusal,
+    error_body,
     json_answer,
     qps_refusal,
     scope_refusal,
     user_not_found,
 )
+from ._directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATUSES, Accounts, sniff_extension
 from ._limits import DailyQuota, SlidingWindowLimit, UserDirectory, max_in_window
 from ._oauth import token_params, token_refusal
 from ._options import MAX_PICTURE_BYTES as MAX_PICTURE_BYTES
@@ -68,7 +74,15 @@ from ._options import load_users_file as load_users_file
 from ._pictures import PNG_MAGIC, ImageChecks, part_names, read_picture
 from ._stats import ReceivedPicture, Refusal, SimulatorStats, accepted_arrivals, summarize
 from ._timing import Delay, Uplink
-from ._tokens import REMOVE_PICTURE, UPLOAD_PICTURE, ScopeRule, TokenBook, check_scopes
+from ._tokens import (
+    LIST_USERS,
+    READ_USER,
+    REMOVE_PICTURE,
+    UPLOAD_PICTURE,
+    ScopeRule,
+    TokenBook,
+    check_scopes,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -107,6 +121,9 @@ class Simulator:
         self._utc_now = utc_now
         self._users = None if options.users is None else UserDirectory(options.users)
         self._limit = SlidingWindowLimit(options.rate_limit)
+        self._light_limit = SlidingWindowLimit(options.light_rate_limit)
+        #: The account's users, their statuses and the pictures they hold now.
+        self.accounts = Accounts(options.users, options.user_statuses, options.pictures)
         self._tokens = TokenBook(options.token_tolerance)
         self._scope_text = " ".join(options.scopes.split())
         self._scopes = check_scopes("scopes", options.scopes)
@@ -135,6 +152,9 @@ class Simulator:
         self.app.router.add_post("/oauth/token", self._token)
         self.app.router.add_post("/v2/users/{user_id}/picture", self._picture)
         self.app.router.add_delete("/v2/users/{user_id}/picture", self._remove_picture)
+        self.app.router.add_get("/v2/users/{user_id}", self._get_user)
+        self.app.router.add_get("/v2/users", self._list_users)
+        self.app.router.add_get("/p/{key}/{name}", self._served_picture)
         # The simulator's own routes, not Zoom's: for a benchmark running it in another process.
         self.app.router.add_get("/_simulator/stats", self._stats_route)
         self.app.router.add_post("/_simulator/reset", self._reset_route)
@@ -190,6 +210,11 @@ class Simulator:
     @property
     def oauth_url(self) -> str:
         return self.base_url + "/oauth/token"
+
+    @property
+    def pictures(self) -> dict[str, bytes]:
+        """The picture each user holds now, by user (emails lowercased): what Zoom shows."""
+        return self.accounts.pictures()
 
     # -- knobs and measurements ----------------------------------------------------------------
 
@@ -309,7 +334,8 @@ class Simulator:
             if size:
                 body_done = self._uplink.cross(arrived, size)
         # The raw segment keeps an encoded "/" apart from the path separators.
-        user = unquote(request.rel_url.raw_parts[-2])
+        named = "user_id" in request.match_info
+        user = unquote(request.rel_url.raw_parts[-2]) if named else ""
         slot: str | None = None
         self._handling += 1
         if self._handling > stats.peak_in_flight:
@@ -384,7 +410,7 @@ class Simulator:
                 status, body, content_type = self._fault_rng.choice(FAULTS)
                 return web.Response(status=status, body=body, content_type=content_type), None
         slot = None
-        if opts.user_concurrency is not None:
+        if opts.user_concurrency is not None and user:
             slot = user.lower() if "@" in user else user
             busy = self._in_flight.get(slot, 0)
             if busy >= opts.user_concurrency:
@@ -462,7 +488,9 @@ class Simulator:
             if self._users is not None and user not in self._users:
                 self.stats.not_found += 1
                 return user_not_found(user), 0.0
-            self.received.pop(user.lower() if "@" in user else user, None)
+            key = user.lower() if "@" in user else user
+            self.received.pop(key, None)
+            self.accounts.drop_picture(key)
             self.stats.removals += 1
             self._successes += 1
             removed = True
@@ -470,6 +498,119 @@ class Simulator:
         finally:
             if self._daily is not None:
                 self._daily.settle(removed)
+
+    # -- the user endpoints ----------------------------------------------------------------
+
+    async def _list_users(self, request: web.Request) -> web.StreamResponse:
+        """``GET /users?status=&page_size=&next_page_token=``: a Medium call, one page."""
+        return await self._medium(request, LIST_USERS, self._list)
+
+    async def _list(
+        self, request: web.Request, user: str, arrived: float, body_done: float
+    ) -> _Handled:
+        listed = False
+        try:
+            query = request.rel_url.query
+            status = query.get("status", "active") or "active"
+            try:
+                size = int(query.get("page_size", DEFAULT_PAGE_SIZE))
+            except ValueError:
+                size = DEFAULT_PAGE_SIZE
+            size = max(1, min(size, MAX_PAGE_SIZE))
+            if status not in STATUSES:
+                self.stats.bad_requests += 1
+                body = error_body(300, f"Invalid field: status {status!r}.")
+                return json_answer(400, body), 0.0
+            page = self.accounts.page(status, size, query.get("next_page_token"))
+            if page is None:
+                self.stats.bad_requests += 1
+                return json_answer(400, BODY_BAD_TOKEN), 0.0
+            items, following, total = page
+            self.stats.user_lists += 1
+            listed = True
+            answer = {
+                "page_count": max(1, -(-total // size)),
+                "page_size": size,
+                "total_records": total,
+                "next_page_token": following,
+                "users": items,
+            }
+            return web.json_response(answer), 0.0
+        finally:
+            if self._daily is not None:
+                self._daily.settle(listed)
+
+    async def _get_user(self, request: web.Request) -> web.StreamResponse:
+        """``GET /users/{userId}``: a Light call, on a per-second budget of its own."""
+        stats = self.stats
+        stats.light_requests += 1
+        delay = self._latency.draw()
+        user = unquote(request.rel_url.raw_parts[-1])
+        try:
+            response = self._admit_light(request, user)
+        except _Drop:
+            stats.light_refused += 1
+            if delay:
+                await asyncio.sleep(delay)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)
+        if response is None:
+            key = self.accounts.find(user)
+            if key is None:
+                response = user_not_found(user)
+            else:
+                stats.user_reads += 1
+                base = self._base_url or str(request.url.origin())
+                response = web.json_response(self.accounts.describe(key, base))
+        if response.status >= 400:
+            stats.light_refused += 1
+        self._track(response, user)
+        if delay:
+            await asyncio.sleep(delay)
+        return response
+
+    def _admit_light(self, request: web.Request, user: str) -> web.Response | None:
+        """Token, scope, faults, then the Light per-second window; None when admitted."""
+        arrived = time.monotonic()
+        scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+        held = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if held is None or arrived >= held.expiry or self._successes >= self._refuse_at:
+            return json_answer(401, BODY_TOKEN)
+        opts = self.options
+        if not READ_USER.allows(held.scopes, user):
+            return scope_refusal(opts.scope_error, self._scope_status, READ_USER, user)
+        if opts.fail_rate or opts.drop_rate:
+            draw = self._fault_rng.random()
+            if draw < opts.drop_rate:
+                raise _Drop
+            if draw < opts.drop_rate + opts.fail_rate:
+                status, body, content_type = self._fault_rng.choice(FAULTS)
+                return web.Response(status=status, body=body, content_type=content_type)
+        limit = self._light_limit
+        if limit.full(arrived):
+            self.stats.light_rate_limited += 1
+            return qps_refusal(
+                limit.rate,
+                type_header=opts.qps_type_header,
+                retry_after=opts.qps_retry_after,
+                category="Light",
+            )
+        limit.add(arrived)
+        return None
+
+    async def _served_picture(self, request: web.Request) -> web.StreamResponse:
+        """``GET /p/{user}/{digest}.{ext}``: a ``pic_url``, while the user still holds it."""
+        key = request.match_info["key"]
+        data = self.accounts.picture_at(
+            key.lower() if "@" in key else key, request.match_info["name"]
+        )
+        if data is None:
+            return web.Response(status=404, text="no such picture")
+        self.stats.picture_downloads += 1
+        kind = sniff_extension(data)
+        content_type = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}[kind]
+        return web.Response(body=data, content_type=content_type)
 
     def _record(
         self,
@@ -482,6 +623,7 @@ class Simulator:
         arrived: float,
     ) -> web.Response:
         key = user.lower() if "@" in user else user
+        self.accounts.set_picture(key, data)
         previous = self.received.get(key)
         self.received[key] = ReceivedPicture(
             sha256=digest,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -29,8 +30,14 @@ class SimulatorOptions:
     #: The user directory (emails, Zoom user IDs); None means every user exists. Emails match
     #: case-insensitively, IDs exactly; ``me`` always exists.
     users: frozenset[str] | None = None
+    #: Users' statuses (``active``, ``inactive``, ``pending``) by email; others are active.
+    user_statuses: Mapping[str, str] | None = None
+    #: The pictures users start with, by email (``--sim-pictures DIR``: its ``<user>.<ext>``).
+    pictures: Mapping[str, bytes] | None = None
     #: Medium label, requests/s for the whole account; 0 means unlimited.
     rate_limit: float = 20.0
+    #: Light label (``GET /users/{userId}``), requests/s, a budget of its own; 0: unlimited.
+    light_rate_limit: float = 30.0
     #: Uploads accepted per UTC day; None means no daily limit.
     daily_limit: int | None = None
     #: Share of picture requests answered with a 500, 502 or 503.
@@ -89,6 +96,7 @@ class SimulatorOptions:
                 raise ConfigError(f"simulator option {name} must not be empty")
         for name in (
             "rate_limit",
+            "light_rate_limit",
             "latency_ms",
             "latency_jitter_ms",
             "uplink_mbps",
@@ -109,6 +117,12 @@ class SimulatorOptions:
         if self.token_ttl < 1:
             raise ConfigError(f"simulator option token_ttl must be >= 1, got {self.token_ttl}")
         self._check_scope_options()
+        for user, status in (self.user_statuses or {}).items():
+            if status not in ("active", "inactive", "pending"):
+                raise ConfigError(
+                    f"simulator option user_statuses: {user}: expected active, inactive or"
+                    f" pending, got {status!r}"
+                )
         for name, least in (
             ("token_tolerance", 0),
             ("refuse_after", 0),
@@ -161,5 +175,6 @@ def load_users_file(path: Path) -> frozenset[str]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read users file {path}: {exc}") from exc
-    users = (line.split("#", 1)[0].strip() for line in text.splitlines())
-    return frozenset(user for user in users if user)
+    # A line may name the user's status after it (``ann@example.com pending``).
+    users = (line.split("#", 1)[0].split()[:1] for line in text.splitlines())
+    return frozenset(words[0] for words in users if words)

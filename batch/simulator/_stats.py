@@ -37,9 +37,10 @@ class Refusal(NamedTuple):
 class SimulatorStats:
     """Exact counters. The picture outcome counters add up to ``picture_requests``.
 
-    The outcome counters are ``uploads``, ``removals``, ``unauthorized``, ``scope_refused``,
-    ``server_errors``, ``dropped``, ``concurrency_limited``, ``rate_limited``,
-    ``daily_limited``, ``not_found``, ``bad_requests`` and ``aborted``: one per request.
+    The outcome counters are ``uploads``, ``removals``, ``user_lists``, ``unauthorized``,
+    ``scope_refused``, ``server_errors``, ``dropped``, ``concurrency_limited``,
+    ``rate_limited``, ``daily_limited``, ``not_found``, ``bad_requests`` and ``aborted``: one
+    per Medium request (``GET /users`` is one too). The Light calls have counters of their own.
     """
 
     token_requests: int = 0  #: all token requests, refused ones included
@@ -57,6 +58,14 @@ class SimulatorStats:
     bad_requests: int = 0  #: 400
     not_found: int = 0  #: 404
     aborted: int = 0  #: the client went away while its body was being read
+    user_lists: int = 0  #: GET /users answered 200 (a Medium call: counted in picture_requests)
+    #: Light calls (GET /users/{userId}), apart from the Medium ones above: all of them, those
+    #: answered 200, those refused by the Light per-second limit, and every other refusal.
+    light_requests: int = 0
+    user_reads: int = 0
+    light_rate_limited: int = 0
+    light_refused: int = 0
+    picture_downloads: int = 0  #: a pic_url fetched (GET /p/...), answered 200
     #: The most picture requests in progress at once, from arrival until the answer is ready
     #: (refused ones included). Not an outcome counter.
     peak_in_flight: int = 0

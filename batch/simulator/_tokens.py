@@ -20,6 +20,8 @@ from .._exceptions import ConfigError
 
 __all__ = [
     "GRANULAR_SCOPES",
+    "LIST_USERS",
+    "READ_USER",
     "REMOVE_PICTURE",
     "UPLOAD_PICTURE",
     "ScopeRule",
@@ -73,6 +75,8 @@ class ScopeRule:
 
 UPLOAD_PICTURE: Final = ScopeRule("user:write:profile_picture", "user:write")
 REMOVE_PICTURE: Final = ScopeRule("user:delete:profile_picture", "user:write")
+READ_USER: Final = ScopeRule("user:read:user", "user:read")
+LIST_USERS: Final = ScopeRule("user:read:list_users", "user:read")
 
 
 class Token:

@@ -208,7 +208,13 @@ def closing_text(
 
 
 #: The command that runs each job.
-_COMMANDS = {"upload": "run", "remove": "remove"}
+_COMMANDS = {"upload": "run", "remove": "remove", "undo": "undo", "audit": "audit"}
+#: Why the same command again would redo what a job did (the upload job's own is its state).
+_NOT_REMEMBERED = {
+    "remove": "removals are not remembered",
+    "undo": "an undo puts every picture back again",
+    "audit": "an audit reads every user again",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +246,7 @@ class _NextSteps:
         if summary.job == "upload" and self.remembers:
             return "run the same command again to resume (finished rows are skipped)"
         if summary.job != "upload":
-            why = "removals are not remembered"
+            why = _NOT_REMEMBERED.get(summary.job, "this job is not remembered")
         elif "--no-state" in self.again:
             why = "this run kept no state: the same command would send every row again"
         else:

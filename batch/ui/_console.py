@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ConsoleProgress"]
 
 #: Statuses that say a request went out even when the result counts no attempt.
-_SENT = frozenset({Status.UPLOADED, Status.REMOVED})
+_SENT = frozenset({Status.UPLOADED, Status.REMOVED, Status.RESTORED})
 
 
 def _live_terminal(stream: TextIO) -> bool:
