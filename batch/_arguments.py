@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from ._config import MEDIUM_RATE, PLAN_ALIASES
+from ._settings import MEDIUM_RATE, PLAN_ALIASES
 from ._simulate import add_simulator_options
 from .manifest import FORMAT_NAMES
 
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (run, validate, remove, undo, audit):
         sub.add_argument(
             "manifest",
-            type=Path,
+            type=_manifest_argument,
             metavar="DIR" if sub is undo else "MANIFEST",
             help="the --backup folder (or its backup.csv)"
             if sub is undo
@@ -198,6 +198,26 @@ def build_parser() -> argparse.ArgumentParser:
             help="no state store: nothing is skipped as unchanged, a rerun sends everything",
         )
     audit.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
+    for sub in (run, validate, remove):
+        ldap = sub.add_argument_group("reading a directory (MANIFEST is ldap://HOST/BASE)")
+        ldap.add_argument(
+            "--ldap-filter", metavar="FILTER", help="search filter (default: people with a photo)"
+        )
+        ldap.add_argument(
+            "--ldap-user-attr", metavar="ATTR", help="attribute holding the Zoom user (mail)"
+        )
+        ldap.add_argument(
+            "--ldap-photo-attr",
+            dest="ldap_photo_attrs",
+            metavar="ATTRS",
+            help="photo attributes, the first present wins (thumbnailPhoto,jpegPhoto)",
+        )
+        ldap.add_argument(
+            "--ldap-ca-file",
+            type=Path,
+            metavar="PEM",
+            help="CA certificates for ldaps:// and ?starttls (default: the system's)",
+        )
     for sub in (run, validate):
         sub.add_argument("--html", type=Path, metavar="PATH", help="also write a contact sheet")
         sub.add_argument(
@@ -356,3 +376,10 @@ def again_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
         for one in value if isinstance(value, list) else [value]:  # --allow-host, repeated
             words += [flag, f"{one:g}" if isinstance(one, float) else str(one)]  # 20, not 20.0
     return words
+
+
+def _manifest_argument(text: str) -> Path | str:
+    """A manifest file, or a directory URL kept as written (a Path would fold its ``//``)."""
+    from .directory import is_directory_url
+
+    return text if is_directory_url(text) else Path(text)

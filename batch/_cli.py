@@ -76,6 +76,10 @@ _FLAG_KEYS = (
     "sheet",
     "user_column",
     "file_column",
+    "ldap_filter",
+    "ldap_user_attr",
+    "ldap_photo_attrs",
+    "ldap_ca_file",
 )
 
 

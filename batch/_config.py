@@ -18,6 +18,9 @@ from typing import Any
 from ._exceptions import ConfigError
 from ._pacing import DEFAULT_POLICY, PacingPolicy
 from ._retry import DEFAULT_RETRY, RetryPolicy
+from ._settings import DELIMITER_WORDS, DELIMITERS, MEDIUM_RATE, PARSERS, PLAN_ALIASES
+
+__all__ = ["MEDIUM_RATE", "PLAN_ALIASES", "PLAN_NAMES", "Config", "build_config", "did_you_mean"]
 from .photos import (
     DEFAULT_FIT_MAX_EDGE,
     MIN_FIT_MAX_EDGE,
@@ -29,33 +32,11 @@ from .photos import (
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 
-#: The Medium rate-limit label, requests per second for the whole account (ZOOM_API.md).
-MEDIUM_RATE = {"free": 2.0, "pro": 20.0, "business": 60.0}
-#: Zoom's other plan names, and the plan whose limits each one has (ZOOM_API.md: Business+).
-PLAN_ALIASES = {
-    "business+": "business",
-    "enterprise": "business",
-    "education": "business",
-    "partner": "business",
-}
 PLAN_NAMES = {"free": "Free", "pro": "Pro", "business": "Business"}
 #: Zoom answers one account at 60 requests/s at most: more in flight only piles up 429s.
 MAX_CONCURRENCY = 1000
 #: A pace above this is a typo, not an account's limit.
 MAX_RATE = 100_000.0
-
-#: A CSV's field separators, and the words that name them (``--delimiter tab``).
-DELIMITERS = {
-    ",": ",",
-    ";": ";",
-    "\t": "\t",
-    "|": "|",
-    "tab": "\t",
-    "comma": ",",
-    "semicolon": ";",
-    "pipe": "|",
-}
-_DELIMITER_WORDS = "',', ';', tab or '|'"
 
 #: Environment variables read, and the config key each one sets.
 ENVIRONMENT = {
@@ -66,6 +47,8 @@ ENVIRONMENT = {
     "ZOOM_API_URL": "api_url",
     "ZOOM_OAUTH_URL": "oauth_url",
     "ZOOM_PLAN": "plan",
+    "ZOOM_BATCH_LDAP_BIND_DN": "ldap_bind_dn",
+    "ZOOM_BATCH_LDAP_PASSWORD": "ldap_password",
 }
 
 
@@ -123,6 +106,13 @@ class Config:
     allow_hosts: tuple[str, ...] = ()  #: hosts photo URLs may come from (``*.domain`` too)
     #: Headers an HR system needs, per host: ``{host: {header: value}}``. Never printed.
     photo_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    # Users and photos from a directory (an ldap:// or ldaps:// manifest argument).
+    ldap_filter: str | None = None  #: the search filter; None = people with a photo
+    ldap_user_attr: str | None = None  #: the attribute holding the Zoom user; None = mail
+    ldap_photo_attrs: tuple[str, ...] | None = None  #: None = thumbnailPhoto, jpegPhoto
+    ldap_ca_file: Path | None = None  #: PEM CAs for ldaps:// and StartTLS; None = the system's
+    ldap_bind_dn: str | None = field(default=None, repr=False)  #: None = anonymous. Never printed.
+    ldap_password: str | None = field(default=None, repr=False)  #: Never printed.
     # Where results go.
     report: Path | None = None
     html: Path | None = None
@@ -174,7 +164,7 @@ class Config:
             _whole("keep_reports", self.keep_reports)
         if self.delimiter is not None and self.delimiter not in DELIMITERS.values():
             raise _Invalid(
-                "delimiter", f"expected one of {_DELIMITER_WORDS}; got {self.delimiter!r}"
+                "delimiter", f"expected one of {DELIMITER_WORDS}; got {self.delimiter!r}"
             )
         _number("connect_timeout", self.connect_timeout)
         _number("request_timeout", self.request_timeout)
@@ -271,135 +261,8 @@ def _whole(key: str, value: object) -> None:
         raise _Invalid(key, f"must be at least 1, got {value!r}")
 
 
-# How each key is parsed from a string (flag, environment or file), and checked.
-def _positive_float(key: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"{key}: must be a positive number, got {value!r}")
-    return number
-
-
-def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{key}: must be at least 1, got {value!r}")
-    return number
-
-
-def _boolean(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{key}: expected true or false, got {value!r}")
-
-
-def _text(key: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ConfigError(f"{key}: expected text, got {type(value).__name__}")
-    text = str(value).strip()
-    return text or None
-
-
-def _url(key: str, value: Any) -> str | None:
-    text = _text(key, value)
-    if text is None:
-        return None
-    if not re.match(r"^https?://[^/\s]+", text):
-        raise ConfigError(f"{key}: expected an http(s) URL, got {text!r}")
-    return text.rstrip("/")
-
-
-def _plan(key: str, value: Any) -> str:
-    text = str(value).strip().lower()
-    text = PLAN_ALIASES.get(text, text)
-    if text not in MEDIUM_RATE:
-        raise ConfigError(f"{key}: expected one of free, pro, business; got {value!r}")
-    return text
-
-
-def _delimiter(key: str, value: Any) -> str | None:
-    if isinstance(value, str) and value in ("\t", "\\t"):  # a tab, or "\t" as typed
-        return "\t"
-    text = _text(key, value)
-    if text is None:
-        return None
-    if text.lower() not in DELIMITERS:
-        raise ConfigError(f"{key}: expected {_DELIMITER_WORDS}; got {value!r}")
-    return DELIMITERS[text.lower()]
-
-
-def _hosts(key: str, value: Any) -> tuple[str, ...]:
-    """Host names: a list (a config file, repeated flags) or one text of them."""
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return check_allow_hosts(value, key=key)
-
-
-def _headers(key: str, value: Any) -> dict[str, dict[str, str]]:
-    return check_photo_headers(value, key=key)
-
-
-def _path(key: str, value: Any) -> Path | None:
-    text = _text(key, value)
-    return Path(text).expanduser() if text else None
-
-
-_PARSERS: dict[str, Any] = {
-    "api_url": _url,
-    "oauth_url": _url,
-    "account_id": _text,
-    "client_id": _text,
-    "client_secret": _text,
-    "access_token": _text,
-    "plan": _plan,
-    "rate": _positive_float,
-    "concurrency": _positive_int,
-    "memory_budget_mb": _positive_int,
-    "connect_timeout": _positive_float,
-    "request_timeout": _positive_float,
-    "max_attempts": _positive_int,
-    "max_retry_time": _positive_float,
-    "wait_for_quota": _boolean,
-    "force": _boolean,
-    "fit": _boolean,
-    "fit_max_edge": _positive_int,
-    "root": _path,
-    "dry_run": _boolean,
-    "report": _path,
-    "html": _path,
-    "state": _path,
-    "no_state": _boolean,
-    "retry_failed": _path,
-    "keep_reports": _positive_int,
-    "backup": _path,
-    "check_users": _boolean,
-    "delimiter": _delimiter,
-    "sheet": _text,
-    "user_column": _text,
-    "file_column": _text,
-    "allow_hosts": _hosts,
-    "photo_headers": _headers,
-}
-
-
 #: Every setting a config file, a flag or ``build_config`` may name.
-SETTINGS = frozenset(_PARSERS)
+SETTINGS = frozenset(PARSERS)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -422,20 +285,20 @@ def build_config(
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in (file_settings or {}).items():
-        if key in _PARSERS and value is not None:
+        if key in PARSERS and value is not None:
             merged[key], sources[key] = value, f"{file_name}: {key}"
     for variable, key in ENVIRONMENT.items():
         value = environ.get(variable)
         if value is not None and value.strip():
             merged[key], sources[key] = value, variable
     for key, value in flags.items():
-        if key not in _PARSERS:
-            raise ConfigError(f"unknown setting {key!r}{did_you_mean(key, _PARSERS)}")
+        if key not in PARSERS:
+            raise ConfigError(f"unknown setting {key!r}{did_you_mean(key, PARSERS)}")
         if value is not None:
             merged[key], sources[key] = value, "--" + key.replace("_", "-")
     values: dict[str, Any] = {}
     for key, value in merged.items():
-        values[key] = _PARSERS[key](sources[key], value)
+        values[key] = PARSERS[key](sources[key], value)
     values = {k: v for k, v in values.items() if v is not None}
     values["api_url_explicit"] = "api_url" in values
     retry = {k: values.pop(k) for k in ("max_attempts", "max_retry_time") if k in values}

@@ -51,6 +51,8 @@ class ManifestRow:
     #: Why the reader could not make a usable row of this one (a YAML item of the wrong shape):
     #: the row is reported ``invalid`` with this message, and the others go on.
     problem: str | None = None
+    #: The directory entry the row came from (an LDAP source), for the report's ``dn``.
+    dn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class RowResult:
     line: int | None = None  #: the manifest line the row starts on
     original_bytes: int | None = None  #: size of the source when ``--fit`` re-encoded it
     tracking_id: str | None = None  #: Zoom's ``x-zm-trackingid`` of a failed or refused row
+    dn: str | None = None  #: the directory entry of a row from an LDAP source
     #: The manifest row's other cells (``ManifestRow.extras``), written after the report's own.
     extras: tuple[str, ...] = ()
 

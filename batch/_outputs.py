@@ -30,12 +30,12 @@ def prune(report: ReportWriter, config: Config, summary: RunSummary) -> None:
     )
 
 
-def check_outputs(config: Config, manifest: Path) -> None:
+def check_outputs(config: Config, manifest: Path | None) -> None:
     """Refuse, before anything is sent, outputs that cannot be written or would overwrite an
     input: a folder, the manifest, or each other."""
     summary = summary_path(config.report) if config.report is not None else None
     named = [("--report", config.report), ("the JSON summary", summary), ("--html", config.html)]
-    seen: dict[Path, str] = {_where(manifest): "the manifest"}
+    seen: dict[Path, str] = {} if manifest is None else {_where(manifest): "the manifest"}
     for flag, path in named:
         if path is None:
             continue

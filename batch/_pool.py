@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol
 
-from ._exceptions import one_line
+from ._exceptions import SetupError, one_line
 from ._models import ManifestRow, RowResult, Status
 from ._window import InflightWindow
 
@@ -177,7 +177,11 @@ class WorkerPool:
             while True:
                 if not backlog:
                     # Reading and parsing the manifest is blocking I/O: a thread, in batches.
-                    backlog.extend(await asyncio.to_thread(_read_batch, rows))
+                    try:
+                        backlog.extend(await asyncio.to_thread(_read_batch, rows))
+                    except SetupError as exc:  # the source itself was lost (a directory)
+                        self._control.fail(one_line(str(exc)))
+                        rows = iter(())
                     if not backlog:
                         break
                 while backlog:
@@ -200,7 +204,7 @@ class WorkerPool:
                 await asyncio.wait(set(self._inflight))
             if self._abort_handle is not None:
                 self._abort_handle.cancel()
-            for row in itertools.chain(backlog, rows):
+            for row in itertools.chain(backlog, _readable(rows)):
                 self._sink(self._left(row))
 
     async def _wait_for_room(self) -> None:
@@ -236,6 +240,14 @@ class WorkerPool:
     def _left(self, row: ManifestRow) -> RowResult:
         control = self._control
         return self._job.unfinished(row, control.status or Status.NOT_ATTEMPTED, control.message)
+
+
+def _readable(rows: Iterator[ManifestRow]) -> Iterator[ManifestRow]:
+    """``rows`` until they end or their source fails (then the run has already stopped)."""
+    try:
+        yield from rows
+    except SetupError:
+        return
 
 
 def _read_batch(rows: Iterator[ManifestRow]) -> list[ManifestRow]:

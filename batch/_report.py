@@ -50,6 +50,7 @@ COLUMNS = (
     "line",
     "original_bytes",
     "tracking_id",
+    "dn",
 )
 #: Our columns that hold whole numbers: numbers, not text, in a workbook.
 NUMBER_COLUMNS = frozenset(
@@ -225,6 +226,7 @@ class ReportWriter:
             _cell(r.line),
             _cell(r.original_bytes),
             _cell(r.tracking_id),
+            _cell(r.dn),
         ]
         if self._extras:
             extras = [_cell(value) for value in r.extras[: self._extras]]

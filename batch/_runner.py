@@ -20,16 +20,17 @@ from ._clock import iso_utc, now_iso
 from ._config import Config
 from ._exceptions import ConfigError, MissingCredentials, StateError
 from ._models import PROBLEM_STATUSES, RunSummary, Status
-from ._outputs import check_outputs, prune
+from ._outputs import prune
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
 from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
 from ._scopes import UPLOAD_PICTURE, ScopeNeed
+from ._sources import Source, directory_photos, open_source
 from ._state import StateStore, default_state_path, user_key
 from ._window import ByteBudget, InflightWindow
 from .jobs import AuditJob, JobContext, RemoveJob, RowJob, UndoJob, UploadJob
-from .manifest import COLUMNS, Manifest, ReadOptions, open_manifest
-from .photos import LocalFiles, RemotePhotos, RoutedPhotos, Validator, photo_policy
+from .manifest import Manifest
+from .photos import LocalFiles, RemotePhotos, RoutedPhotos, Validator, Validators, photo_policy
 from .ui import RATE_LIMITED, NullObserver, RunObserver
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ JOBS: dict[str, tuple[type[RowJob], Status]] = {
 
 def run_manifest(
     config: Config,
-    manifest_path: Path,
+    manifest_path: Path | str,
     *,
     job: JobName = "upload",
     manifest_format: str | None = None,
@@ -73,7 +74,7 @@ class RunHandle:
     def __init__(
         self,
         config: Config,
-        manifest_path: Path,
+        manifest_path: Path | str,
         job: JobName,
         manifest_format: str | None,
         observer: RunObserver,
@@ -91,6 +92,7 @@ class RunHandle:
         self._warnings: list[str] = []
         self._session: aiohttp.ClientSession | None = None  #: once connected
         self._account: Any = None  #: the account's users, listed (audit, --check-users)
+        self._source: Source | None = None  #: where the rows come from, once opened
 
     @property
     def started(self) -> bool:
@@ -121,25 +123,18 @@ class RunHandle:
         self._task = asyncio.current_task()
         if self._stopped_early:  # stopped before it began
             raise asyncio.CancelledError
-        config = self._config
         job_class = JOBS[self._job][0]
-        optional = frozenset(c.key for c in COLUMNS) - job_class.reads
-        check_outputs(config, self._manifest_path)
-        options = ReadOptions(
-            delimiter=config.delimiter,
-            sheet=config.sheet,
-            user_column=config.user_column,
-            file_column=config.file_column,
+        manifest = self._source = await open_source(
+            self._config, self._manifest_path, format=self._format, reads=job_class.reads
         )
-        manifest = open_manifest(
-            self._manifest_path, format=self._format, optional=optional, options=options
-        )
+        if not isinstance(manifest, Manifest):  # a directory's (a password sent in the clear)
+            self._warnings.extend(manifest.notes)
         try:
             return await self._connect_and_run(manifest, job_class)
         finally:
             manifest.close()  # the private snapshot the rows were read from
 
-    async def _connect_and_run(self, manifest: Manifest, job_class: type[RowJob]) -> RunSummary:
+    async def _connect_and_run(self, manifest: Source, job_class: type[RowJob]) -> RunSummary:
         config = self._config
         self._done_before = _done_before(config.retry_failed) if config.retry_failed else None
         if config.dry_run:
@@ -191,6 +186,12 @@ class RunHandle:
                 if self._job == "audit" or (config.check_users and self._job == "upload"):
                     from ._lifecycle import prepare
 
+                    if not isinstance(manifest, Manifest):
+                        raise ConfigError(
+                            "audit and --check-users read a manifest file, not a directory:"
+                            " export the directory's users to a CSV first"
+                        )
+
                     manifest, self._account = await prepare(self._job, config, manifest, client)
                 return await self._execute(manifest, client, state)
             finally:
@@ -199,7 +200,7 @@ class RunHandle:
                 if self._account is not None:
                     self._account.close()
 
-    async def _forecast(self, manifest: Manifest) -> RunSummary:
+    async def _forecast(self, manifest: Source) -> RunSummary:
         """A dry run: nothing sent; the state store read, photo URLs downloaded to be checked."""
         state = self._peek_state()
         try:
@@ -244,13 +245,18 @@ class RunHandle:
             from ._lifecycle import audit_job
 
             return audit_job(config, context, self._account)
-        local = LocalFiles(
-            fit=config.fit,
-            fit_max_edge=config.fit_max_edge,
-            root=config.root,
-            budget=context.budget,
-        )
-        photos = RoutedPhotos(local, self._remote_photos(context))
+        state = context.state
+        validators = None if state is None else StateValidators(state, read_only=config.dry_run)
+        assert self._source is not None
+        photos = directory_photos(self._source, config, context.budget, validators)
+        if photos is None:
+            local = LocalFiles(
+                fit=config.fit,
+                fit_max_edge=config.fit_max_edge,
+                root=config.root,
+                budget=context.budget,
+            )
+            photos = RoutedPhotos(local, self._remote_photos(context, validators))
         job = (UndoJob if self._job == "undo" else UploadJob)(context, photos, fit=config.fit)
         if self._job == "upload" and (config.backup or self._account) and context.sender:
             from ._lifecycle import attach
@@ -258,7 +264,7 @@ class RunHandle:
             attach(job, config, context, self._session, self._account)
         return job
 
-    def _remote_photos(self, context: JobContext) -> RemotePhotos:
+    def _remote_photos(self, context: JobContext, validators: Validators | None) -> RemotePhotos:
         """Photos at URLs: fetched over the run's session under ``--allow-host``; without an
         allowed host no session is needed (every URL is refused, naming the flag)."""
         from ._fetch import Fetcher, NoFetcher
@@ -272,8 +278,6 @@ class RunHandle:
                 sleep=control.sleep,
                 cancelled=lambda: control.stopping,
             )
-        state = context.state
-        validators = None if state is None else StateValidators(state, read_only=config.dry_run)
         return RemotePhotos(
             fetcher,
             photo_policy(allow_hosts=config.allow_hosts, headers=config.photo_headers),
@@ -283,7 +287,7 @@ class RunHandle:
         )
 
     async def _execute(
-        self, manifest: Manifest, client: ZoomClient | None, state: StateStore | None
+        self, manifest: Source, client: ZoomClient | None, state: StateStore | None
     ) -> RunSummary:
         config, observer = self._config, self._observer
         report = ReportWriter(config.report or default_report_path(), manifest.extra_columns)
@@ -384,7 +388,7 @@ class RunHandle:
         return summary
 
 
-async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: RunSummary) -> None:
+async def _contact_sheet(html: Path, report: Path, manifest: Source, summary: RunSummary) -> None:
     from ._html import run_date, write_contact_sheet
 
     try:
@@ -395,7 +399,7 @@ async def _contact_sheet(html: Path, report: Path, manifest: Manifest, summary: 
             html,
             report,
             resolve=manifest.resolve,
-            title=f"zoom-batch · {manifest.path.name}",
+            title=f"zoom-batch · {getattr(manifest, 'name', None) or Path(manifest.path).name}",
             date=run_date(summary.started_at),
             counts={status.value: n for status, n in summary.counts.items()},
         )

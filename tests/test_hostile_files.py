@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from batch import _runner
+from batch import _sources
 from batch._exceptions import ManifestError
 from batch.manifest import Manifest, _manifest, open_manifest
 from batch.manifest._snapshot import COPY_CHUNK, Snapshot, take
@@ -91,7 +91,7 @@ async def test_a_manifest_edited_after_its_check_is_run_as_it_was_checked(
         EDITS[edit](path)
         return manifest
 
-    monkeypatch.setattr(_runner, "open_manifest", open_then_edit)
+    monkeypatch.setattr(_sources, "open_manifest", open_then_edit)
     report = tmp_path / "report.csv"
     outcome = await cli(["run", str(batch.manifest), *FAST, "--report", str(report)])
     assert outcome.code == 0, outcome.err

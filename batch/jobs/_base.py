@@ -56,6 +56,7 @@ def row_result(row: ManifestRow, status: Status, message: str, *, attempts: int 
         finished_at=now_iso(),
         line=row.line,
         extras=row.extras,
+        dn=row.dn,
     )
 
 
