@@ -184,3 +184,31 @@ async def test_photo_headers_for_a_host_not_allowed_are_refused_at_start(
         " headers would never be sent — add it to allow_hosts (--allow-host hr.example.com)"
     )
     assert SECRET not in outcome.err
+
+
+async def test_a_photo_over_the_size_cap_is_refused_without_reading_it(
+    server: PhotoServer, cli: Any, simulator: Any, tmp_path: Path
+) -> None:
+    """An HR system that serves a 31 MB "photo" (by its Content-Length) is not read past it."""
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        response.content_length = 31_000_000
+        await response.prepare(request)
+        await response.write(b"\xff\xd8" + b"\0" * 65536)
+        return response
+
+    server.routes["/p/huge.jpg"] = huge
+    write_manifest(tmp_path, ("ada@example.com", server.url("/p/huge.jpg")))
+    sim = await simulator(rate_limit=0)
+    outcome = await cli(
+        ["run", "m.csv", *sim_args(sim), "--allow-host", "127.0.0.1", "--report", "r.csv"],
+        sim_env(sim),
+    )
+    assert outcome.code == 1, outcome.err
+    (row,) = report_rows(tmp_path / "r.csv")
+    assert (row["status"], row["message"]) == (
+        "invalid",
+        "photo at URL is 31.0 MB; the limit is 20.0 MB",
+    )
+    assert sim.stats.uploads == 0
