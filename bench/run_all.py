@@ -6,8 +6,8 @@ command. BENCHMARKS.md keeps hand-written text outside ``<!-- BEGIN name -->`` /
 
     python bench/run_all.py [--quick] [--large] [--write] [--only NAME,...]
 
-NAME: pacing, latency, memory, fit, skip_unchanged, scale, ablation, limiter (all by default,
-in that order).
+NAME: pacing, latency, memory, fit, skip_unchanged, directory_rerun, scale, ablation, limiter
+(all by default, in that order).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "memory": ("latency.py", ["--memory"]),
     "fit": ("fit.py", []),
     "skip_unchanged": ("skip_unchanged.py", []),
+    "directory_rerun": ("directory_rerun.py", []),
     "scale": ("scale.py", ["--profile", "--repeat", "3"]),
     "ablation": ("ablation.py", []),
     "limiter": ("limiter_burst.py", []),
