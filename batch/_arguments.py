@@ -51,6 +51,43 @@ examples:
   zoom-batch run photos.csv --check-users
 """
 
+#: Exit codes shared by remove, undo and audit, as the README's table gives them.
+_EXITS = """exit codes: 0 every row done; 1 some rows failed, invalid or not attempted; 2 could not
+start, or had to stop (one line says why); 130 Ctrl-C, 143 SIGTERM (the report is complete)
+"""
+
+REMOVE_EXAMPLES = f"""\
+examples:
+  # leavers and withdrawn consent: take their pictures away (only the user column is read)
+  zoom-batch remove leavers.csv --plan business --report reports/leavers.csv
+
+  # after Ctrl-C or failures, finish only what is left
+  zoom-batch remove leavers.csv --retry-failed reports/leavers.csv
+
+{_EXITS}"""
+
+UNDO_EXAMPLES = f"""\
+examples:
+  # a run that kept the pictures it replaced ...
+  zoom-batch run photos.csv --backup backups/2026-03-01
+  # ... undone: the old pictures back, removed for users who had none
+  zoom-batch undo backups/2026-03-01 --report reports/undo.csv
+
+  # interrupted? the same command again puts back everything (undo never skips a row)
+
+{_EXITS}"""
+
+AUDIT_EXAMPLES = """\
+examples:
+  # who is in Zoom, who is in the manifest, with which status, who still has no picture
+  zoom-batch audit photos.csv --report reports/audit.xlsx --html reports/audit.html
+
+  # sends no upload; interrupted, the same command again audits from the start
+
+exit codes: 0 the audit completed; 1 some users could not be read (or a manifest row was
+invalid); 2 could not start or had to stop; 130 Ctrl-C, 143 SIGTERM
+"""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit 2."""
@@ -110,12 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove the picture of every user a manifest names",
         description="Remove the profile picture of every user a manifest (CSV or YAML) names"
         " and write a report. Only the user column is read.",
+        epilog=REMOVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     undo = commands.add_parser(
         "undo",
         help="put back the pictures a run --backup folder kept",
         description="Put back what a --backup folder recorded: upload each user's old picture"
         " (status restored) and remove the picture of users who had none (status removed).",
+        epilog=UNDO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     audit = commands.add_parser(
         "audit",
@@ -123,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every user of the account (active, inactive, pending) and of the"
         " manifest, one report row each: in_zoom, in_manifest, zoom_status, has_picture."
         " Exit 0 when done, 1 when some users could not be read.",
+        epilog=AUDIT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for sub in (run, validate, remove, undo, audit):
         sub.add_argument(
