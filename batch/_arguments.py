@@ -274,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--fit-max-edge", type=int, metavar="PX", help="with --fit, the longest edge (1024)"
         )
         sub.add_argument(
+            "--crop",
+            choices=("none", "center", "face"),
+            help="with --fit, cut each photo to the square Zoom shows through a circle: around"
+            " the face (face), or the centre biased upward (center); default none",
+        )
+        sub.add_argument(
             "--root", type=Path, metavar="DIR", help="refuse photo files outside this folder"
         )
         sub.add_argument(

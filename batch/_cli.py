@@ -53,6 +53,7 @@ _FLAG_KEYS = (
     "html",
     "fit",
     "fit_max_edge",
+    "crop",
     "allow_hosts",
     "root",
     "api_url",

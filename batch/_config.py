@@ -18,7 +18,7 @@ from typing import Any
 from ._exceptions import ConfigError
 from ._pacing import DEFAULT_POLICY, PacingPolicy
 from ._retry import DEFAULT_RETRY, RetryPolicy
-from ._settings import DELIMITER_WORDS, DELIMITERS, MEDIUM_RATE, PARSERS, PLAN_ALIASES
+from ._settings import CROPS, DELIMITER_WORDS, DELIMITERS, MEDIUM_RATE, PARSERS, PLAN_ALIASES
 
 __all__ = ["MEDIUM_RATE", "PLAN_ALIASES", "PLAN_NAMES", "Config", "build_config", "did_you_mean"]
 from .photos import (
@@ -95,6 +95,7 @@ class Config:
     force: bool = False
     fit: bool = False
     fit_max_edge: int = DEFAULT_FIT_MAX_EDGE
+    crop: str = "none"  #: with --fit: ``none``, ``center`` or ``face`` (a square around the face)
     root: Path | None = None
     dry_run: bool = False
     # How to read the manifest (None: found from the file).
@@ -162,6 +163,10 @@ class Config:
         object.__setattr__(self, "photo_headers", headers)
         if self.keep_reports is not None:
             _whole("keep_reports", self.keep_reports)
+        if self.crop not in CROPS:
+            raise _Invalid("crop", f"expected one of {', '.join(CROPS)}; got {self.crop!r}")
+        if self.crop != "none" and not self.fit:
+            raise _Invalid("crop", "crops only what --fit converts — add --fit")
         if self.delimiter is not None and self.delimiter not in DELIMITERS.values():
             raise _Invalid(
                 "delimiter", f"expected one of {DELIMITER_WORDS}; got {self.delimiter!r}"

@@ -2,7 +2,14 @@
 
 Each card shows the photo as Zoom will: through a circle, cropped to the centre square (Zoom
 draws avatars as circles), with the whole photo small beneath it, and the person's name when
-the manifest has a name column (``_people.py``).
+the manifest has a name column (``_people.py``). After ``--crop`` the circle is the square the
+check cut — a preview of the very bytes sent, kept by the run (:class:`~batch.photos.Previews`)
+and found by the row's ``sha256`` — beside the whole photo with that square drawn on it.
+
+The page shows nothing the run would refuse to read: a photo outside ``--root`` is not
+opened, and a file is opened with the upload check's own limits (size, formats, pixels:
+:func:`~batch.photos.open_picture`), so a decompression bomb the check refuses is not decoded
+here either.
 
 The page is one self-contained file: inline CSS, thumbnails as ``data:`` URIs, and a
 Content-Security-Policy that forbids every other source, so opening it never makes a request.
@@ -13,11 +20,9 @@ read once into a temporary CSV for that: reading a workbook costs some thirty ti
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import html
-import io
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,21 +30,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from PIL import Image, ImageOps
-
 from ._files import atomic_write
+from ._html_pictures import Thumbnails
 from ._models import PROBLEM_STATUSES
 from ._people import name_finder
 from ._report import COLUMNS, is_workbook, read_rows
-from .photos import register_heif, to_srgb_on_white
+from .photos import Previews
 
-#: Edge of the round thumbnail (the centre square, as Zoom crops it), in pixels; also its
-#: displayed size in CSS pixels.
-THUMBNAIL_PX = 96
-#: Longest edge of the whole photo shown small beneath it.
-WHOLE_PX = 48
-#: JPEG quality of the thumbnails: small enough for thousands in one page.
-THUMBNAIL_QUALITY = 80
+#: The csv module's field limit while the sheet reads its report back. The limit is the
+#: process's, and the manifest reader sets 1 MB; the report repeats such cells (with a
+#: formula guard, one character more) and messages quote them, so the report the run has
+#: just written may hold larger ones: it is read back with no tighter limit than it was
+#: written with (none).
+REPORT_FIELD_LIMIT = 2**31 - 1
 
 #: Statuses shown first, in the "Needs attention" section: the one set of problem statuses.
 _PROBLEMS = frozenset(status.value for status in PROBLEM_STATUSES)
@@ -71,6 +74,7 @@ class _Card:
     message: str
     http_status: str
     zoom_code: str
+    sha256: str = ""  #: of the bytes checked (sent): the key of the row's ``--crop`` preview
 
     @property
     def order(self) -> int:
@@ -99,20 +103,25 @@ def write_contact_sheet(
     counts: Mapping[str, int],
     max_thumbnails: int = 2000,
     date: str | None = None,
+    root: Path | None = None,
+    previews: Previews | None = None,
 ) -> None:
     """Write the contact sheet for ``report`` (CSV or ``.xlsx``) to ``out``, atomically.
 
     ``resolve`` maps a row's ``file`` column to the photo's path (None when there is none).
     ``date`` is shown under the title (:func:`run_date` makes one from the run's start).
+    ``root`` is the run's ``--root``: a photo outside it is not shown. ``previews`` are the
+    run's previews of the photos it checked (a ``--crop`` run): each row's circle is then its
+    preview, and a row without one says it was not checked.
     Problem rows (failed, invalid, deferred, not_attempted) come first, then the others,
     each in manifest order. After ``max_thumbnails`` thumbnails the remaining cards show a
     placeholder instead, and the page says so. Blocking: from async code, run it in a thread.
     """
     if max_thumbnails < 0:
         raise ValueError(f"max_thumbnails must be >= 0, got {max_thumbnails}")
-    with _readable(report) as rows:
+    with _loose_csv_fields(), _readable(report) as rows:
         census = _census(rows)
-        thumbs = _Thumbnails(resolve, max_thumbnails)
+        thumbs = Thumbnails(resolve, max_thumbnails, root=root, previews=previews)
         with atomic_write(out, newline="\n") as page:
             head = _Head(title=title, date=date, counts=counts, census=census, cap=max_thumbnails)
             _write_head(page, head)
@@ -130,7 +139,9 @@ def write_contact_sheet(
                     '<div class="grid">\n'
                 )
                 for card in _cards(rows, problems=problems, in_order=census.in_order):
-                    thumb = thumbs.html(card)
+                    thumb = thumbs.html(
+                        card.file, sha256=card.sha256, person=card.name or card.user
+                    )
                     if thumbs.capped and not cap_noted:
                         page.write(_cap_notice(max_thumbnails))
                         cap_noted = True
@@ -177,76 +188,17 @@ def _readable(report: Path) -> Iterator[Rows]:
         yield again
 
 
-class _Thumbnails:
-    """Makes thumbnails until the cap is reached, then placeholders that say why."""
+@contextlib.contextmanager
+def _loose_csv_fields() -> Iterator[None]:
+    """The csv module's field limit at :data:`REPORT_FIELD_LIMIT` meanwhile (see there).
 
-    def __init__(self, resolve: Callable[[str], Path | None], cap: int) -> None:
-        self._resolve = resolve
-        self._cap = cap
-        self.made = 0
-        self.capped = False  #: a row has gone without its picture because of the cap
-
-    def html(self, card: _Card) -> str:
-        """The round thumbnail and the whole photo, or a placeholder naming what is wrong."""
-        path = self._resolve(card.file) if card.file else None
-        if path is None:
-            return _placeholder("No file", "missing")
-        try:
-            found = path.is_file()
-        except OSError:  # e.g. a name too long for the file system
-            found = False
-        if not found:
-            return _placeholder("File not found", "missing")
-        if self.made >= self._cap:
-            self.capped = True
-            return _placeholder("Picture not shown (limit)", "capped")
-        pictures = _thumbnail_jpegs(path)
-        if pictures is None:
-            return _placeholder("Not an image", "missing")
-        self.made += 1
-        round_, whole = (_data_uri(data) for data in pictures)
-        alt = html.escape(f"Photo of {card.name or card.user}, as Zoom shows it")
-        return (
-            '<div class="pics">'
-            f'<img class="thumb avatar" src="{round_}" alt="{alt}">'
-            f'<img class="whole" src="{whole}" alt="The whole photo" title="The whole photo">'
-            "</div>"
-        )
-
-
-def _data_uri(jpeg: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
-
-
-def _thumbnail_jpegs(path: Path) -> tuple[bytes, bytes] | None:
-    """Two small upright JPEGs of ``path``: its centre square, at most THUMBNAIL_PX a side,
-    and the whole photo, at most WHOLE_PX on its longest edge. None if unreadable."""
-    register_heif()
+    The limit is global: a manifest read in another thread meanwhile would have it too.
+    """
+    before = csv.field_size_limit(max(csv.field_size_limit(), REPORT_FIELD_LIMIT))
     try:
-        with Image.open(path) as im:
-            # draft() lets the JPEG decoder scale by 1/2..1/8 while decoding: far faster for
-            # camera-sized photos, and the result is still at least the requested size.
-            im.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))
-            rgb = to_srgb_on_white(ImageOps.exif_transpose(im))
-            side = min(THUMBNAIL_PX, *rgb.size)  # never enlarged
-            square = ImageOps.fit(rgb, (side, side), Image.Resampling.LANCZOS)
-            whole = rgb.copy()
-            whole.thumbnail((WHOLE_PX, WHOLE_PX))
-            return _jpeg(square), _jpeg(whole)
-    # A preview is best effort: a truncated, exotic or hostile file must only lose its picture,
-    # never the page, and Pillow raises many types (OSError, ValueError, SyntaxError, bomb...).
-    except Exception:
-        return None
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
-    return buf.getvalue()
-
-
-def _placeholder(text: str, kind: str) -> str:
-    return f'<div class="thumb ph ph-{kind}" role="img" aria-label="{text}">{text}</div>'
+        yield
+    finally:
+        csv.field_size_limit(before)
 
 
 def _census(rows: Rows) -> _Census:
@@ -288,6 +240,7 @@ def _read(rows: Rows) -> Iterator[_Card]:
             message=rec.get("message") or "",
             http_status=(rec.get("http_status") or "").strip(),
             zoom_code=(rec.get("zoom_code") or "").strip(),
+            sha256=(rec.get("sha256") or "").strip(),
         )
 
 
@@ -394,11 +347,17 @@ border:1px solid var(--line);border-radius:999px;background:var(--card)}
 .counts li.total{padding-left:10px}
 .note.cap{grid-column:1/-1;margin:4px 0}
 .note{margin:12px 0 0;padding:8px 12px;border-left:4px solid #8a6d00;background:#fff8e1}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:10px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
 .card{display:flex;gap:12px;padding:10px;background:var(--card);border:1px solid var(--line);
 border-left:6px solid var(--accent,#8a93a6);border-radius:6px;
 break-inside:avoid;page-break-inside:avoid}
 .pics{flex:none;display:flex;flex-direction:column;align-items:center;gap:4px;width:96px}
+.pics.cropped{flex-direction:row;flex-wrap:wrap;align-items:flex-start;width:196px}
+.orig{position:relative;line-height:0}
+.cropped .whole{max-width:96px;max-height:96px}
+.square{position:absolute;box-sizing:border-box;border:2px solid #fff;border-radius:50%;
+box-shadow:0 0 0 1px rgba(0,0,0,.7)}
+.cropnote{flex-basis:100%;font-size:11px;color:#8a6d00}
 .thumb{flex:none;width:96px;height:96px;border-radius:50%;background:#eef0f4}
 .avatar{object-fit:cover}
 .whole{max-width:48px;max-height:48px;border:1px solid var(--line)}

@@ -135,6 +135,8 @@ class RowResult:
     line: int | None = None  #: the manifest line the row starts on
     original_bytes: int | None = None  #: size of the source when ``--fit`` re-encoded it
     tracking_id: str | None = None  #: Zoom's ``x-zm-trackingid`` of a failed or refused row
+    #: How ``--crop`` cut the photo: ``face``, ``center: no face found``, ``none``; None without it.
+    crop: str | None = None
     dn: str | None = None  #: the directory entry of a row from an LDAP source
     #: The manifest row's other cells (``ManifestRow.extras``), written after the report's own.
     extras: tuple[str, ...] = ()

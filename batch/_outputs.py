@@ -4,14 +4,21 @@ input (checked before anything is sent), and keep only the last runs' reports (`
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._config import Config
 from ._exceptions import ConfigError
 from ._models import RunSummary
 from ._report import ReportWriter, summary_path
 
-__all__ = ["check_outputs", "prune"]
+if TYPE_CHECKING:
+    from .directory import DirectoryManifest
+    from .manifest import Manifest
+    from .photos import Previews
+
+__all__ = ["check_outputs", "contact_sheet", "prune"]
 
 
 def prune(report: ReportWriter, config: Config, summary: RunSummary) -> None:
@@ -57,3 +64,37 @@ def _where(path: Path) -> Path:
         return path.resolve()
     except (OSError, RuntimeError):
         return path.absolute()
+
+
+async def contact_sheet(
+    html: Path,
+    report: Path,
+    manifest: Manifest | DirectoryManifest,
+    summary: RunSummary,
+    *,
+    root: Path | None,
+    previews: Previews | None,
+) -> None:
+    """Write the run's ``--html`` contact sheet; a failure is a warning, not a failed run."""
+    from ._html import run_date, write_contact_sheet
+
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)  # as the report's folder is
+        # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
+        await asyncio.to_thread(
+            write_contact_sheet,
+            html,
+            report,
+            resolve=manifest.resolve,
+            title=f"zoom-batch · {getattr(manifest, 'name', None) or Path(manifest.path).name}",
+            date=run_date(summary.started_at),
+            counts={status.value: n for status, n in summary.counts.items()},
+            root=root,
+            previews=previews,
+        )
+    except OSError as exc:
+        # Every row is done and reported: a missing contact sheet is worth a warning,
+        # not a failed run.
+        summary.warnings.append(f"--html: cannot write {html} ({exc.strerror or exc})")
+    else:
+        summary.html_path = str(html)

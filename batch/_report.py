@@ -50,6 +50,7 @@ COLUMNS = (
     "line",
     "original_bytes",
     "tracking_id",
+    "crop",
     "dn",
 )
 #: Our columns that hold whole numbers: numbers, not text, in a workbook.
@@ -226,6 +227,7 @@ class ReportWriter:
             _cell(r.line),
             _cell(r.original_bytes),
             _cell(r.tracking_id),
+            _cell(r.crop),
             _cell(r.dn),
         ]
         if self._extras:

@@ -20,17 +20,30 @@ from ._clock import iso_utc, now_iso
 from ._config import Config
 from ._exceptions import ConfigError, MissingCredentials, StateError
 from ._models import PROBLEM_STATUSES, RunSummary, Status
-from ._outputs import prune
+from ._outputs import contact_sheet, prune
 from ._pacing import Pacer
 from ._pool import RunControl, WorkerPool
-from ._report import ReportWriter, default_report_path, read_report, summary_path, write_summary
+from ._report import (
+    ReportWriter,
+    default_report_path,
+    read_report,
+    summary_path,
+    write_summary,
+)
 from ._scopes import UPLOAD_PICTURE, ScopeNeed
-from ._sources import Source, directory_photos, open_source
+from ._sources import Source, StateValidators, directory_photos, open_source
 from ._state import StateStore, default_state_path, user_key
 from ._window import ByteBudget, InflightWindow
 from .jobs import AuditJob, JobContext, RemoveJob, RowJob, UndoJob, UploadJob
 from .manifest import Manifest
-from .photos import LocalFiles, RemotePhotos, RoutedPhotos, Validator, Validators, photo_policy
+from .photos import (
+    LocalFiles,
+    Previews,
+    RemotePhotos,
+    RoutedPhotos,
+    Validators,
+    photo_policy,
+)
 from .ui import RATE_LIMITED, NullObserver, RunObserver
 
 if TYPE_CHECKING:
@@ -90,6 +103,7 @@ class RunHandle:
         self._done_before: frozenset[str] | None = None
         self._stop_code: int | None = None  #: the exit code a stop asked for (130, 143)
         self._warnings: list[str] = []
+        self._previews: Previews | None = None
         self._session: aiohttp.ClientSession | None = None  #: once connected
         self._account: Any = None  #: the account's users, listed (audit, --check-users)
         self._source: Source | None = None  #: where the rows come from, once opened
@@ -123,9 +137,16 @@ class RunHandle:
         self._task = asyncio.current_task()
         if self._stopped_early:  # stopped before it began
             raise asyncio.CancelledError
+        if self._config.crop == "face":  # before any row: a missing extra is a setup error
+            from .photos import require_face_detector
+
+            require_face_detector()
         job_class = JOBS[self._job][0]
         manifest = self._source = await open_source(
-            self._config, self._manifest_path, format=self._format, reads=job_class.reads
+            self._config,
+            self._manifest_path,
+            format=self._format,
+            reads=job_class.reads,
         )
         if not isinstance(manifest, Manifest):  # a directory's (a password sent in the clear)
             self._warnings.extend(manifest.notes)
@@ -177,7 +198,10 @@ class RunHandle:
                     need=job_class.scope,
                 )
             client = ZoomClient(
-                session, tokens, api_url=config.api_url, api_url_explicit=config.api_url_explicit
+                session,
+                tokens,
+                api_url=config.api_url,
+                api_url_explicit=config.api_url_explicit,
             )
             state = _open_state(config)
             try:
@@ -187,10 +211,7 @@ class RunHandle:
                     from ._lifecycle import prepare
 
                     if not isinstance(manifest, Manifest):
-                        raise ConfigError(
-                            "audit and --check-users read a manifest file, not a directory:"
-                            " export the directory's users to a CSV first"
-                        )
+                        raise ConfigError("audit and --check-users read a manifest, not LDAP")
 
                     manifest, self._account = await prepare(self._job, config, manifest, client)
                 return await self._execute(manifest, client, state)
@@ -255,6 +276,8 @@ class RunHandle:
                 fit_max_edge=config.fit_max_edge,
                 root=config.root,
                 budget=context.budget,
+                crop=config.crop,
+                previews=self._previews,
             )
             photos = RoutedPhotos(local, self._remote_photos(context, validators))
         job = (UndoJob if self._job == "undo" else UploadJob)(context, photos, fit=config.fit)
@@ -284,6 +307,8 @@ class RunHandle:
             fit=config.fit,
             fit_max_edge=config.fit_max_edge,
             validators=validators,
+            crop=config.crop,
+            previews=self._previews,
         )
 
     async def _execute(
@@ -311,7 +336,9 @@ class RunHandle:
                 retry=config.retry,
                 wait_for_quota=config.wait_for_quota,
                 on_quota_wait=lambda seconds, rate: observer.backoff_started(
-                    seconds=seconds, reason="daily quota spent (--wait-for-quota)", rate=rate
+                    seconds=seconds,
+                    reason="daily quota spent (--wait-for-quota)",
+                    rate=rate,
                 ),
             )
         window = InflightWindow(cap=config.workers, rate=lambda: pacer.rate)
@@ -327,6 +354,8 @@ class RunHandle:
             retry_source=str(config.retry_failed or ""),
             forecast=config.dry_run,
         )
+        # --crop with --html: previews of what each check cut, for the contact sheet.
+        self._previews = Previews() if config.html and config.crop != "none" else None
         job = self._make_job(context)
 
         def finish(result: Any) -> None:
@@ -372,7 +401,16 @@ class RunHandle:
         if report.error is not None:
             control.fail(report.error)
         if config.html is not None and self._job in ("upload", "audit") and not report.error:
-            await _contact_sheet(config.html, report.path, manifest, summary)
+            await contact_sheet(
+                config.html,
+                report.path,
+                manifest,
+                summary,
+                root=config.root,
+                previews=self._previews,
+            )
+        if self._previews is not None:
+            self._previews.close()
         if report.error is not None:
             summary.report_path = str(report.partial)
         _settle(summary, control, self._stop_code)
@@ -386,29 +424,6 @@ class RunHandle:
             prune(report, config, summary)
         observer.run_finished(summary)
         return summary
-
-
-async def _contact_sheet(html: Path, report: Path, manifest: Source, summary: RunSummary) -> None:
-    from ._html import run_date, write_contact_sheet
-
-    try:
-        html.parent.mkdir(parents=True, exist_ok=True)  # as the report's folder is
-        # Thumbnails are CPU work (a few ms each): keep the loop free for signals.
-        await asyncio.to_thread(
-            write_contact_sheet,
-            html,
-            report,
-            resolve=manifest.resolve,
-            title=f"zoom-batch · {getattr(manifest, 'name', None) or Path(manifest.path).name}",
-            date=run_date(summary.started_at),
-            counts={status.value: n for status, n in summary.counts.items()},
-        )
-    except OSError as exc:
-        # Every row is done and reported: a missing contact sheet is worth a warning,
-        # not a failed run.
-        summary.warnings.append(f"--html: cannot write {html} ({exc.strerror or exc})")
-    else:
-        summary.html_path = str(html)
 
 
 def _settle(summary: RunSummary, control: RunControl, stop_code: int | None) -> None:
@@ -444,22 +459,6 @@ def _done_before(path: Path) -> frozenset[str]:
         if user and row.get("status", "") not in PROBLEM_STATUSES:
             done.add(user_key(user))
     return frozenset(done)
-
-
-class StateValidators:
-    """The state store's memory of photo URLs (ETag, Last-Modified, what they became), as the
-    URL photo source asks for it; a forecast's store is read, not written."""
-
-    def __init__(self, state: StateStore, *, read_only: bool) -> None:
-        self._state, self._read_only = state, read_only
-
-    def get(self, url: str) -> Validator | None:
-        found = self._state.url_record(url)
-        return None if found is None else Validator(*found)
-
-    def put(self, url: str, validator: Validator) -> None:
-        if not self._read_only:
-            self._state.record_url(url, tuple(validator))  # type: ignore[arg-type]
 
 
 def _open_state(config: Config) -> StateStore | None:

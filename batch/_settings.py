@@ -12,7 +12,7 @@ from typing import Any
 from ._exceptions import ConfigError
 from .photos import check_allow_hosts, check_photo_headers
 
-__all__ = ["DELIMITERS", "DELIMITER_WORDS", "MEDIUM_RATE", "PARSERS", "PLAN_ALIASES"]
+__all__ = ["CROPS", "DELIMITERS", "DELIMITER_WORDS", "MEDIUM_RATE", "PARSERS", "PLAN_ALIASES"]
 
 #: The Medium rate-limit label, requests per second for the whole account (ZOOM_API.md).
 MEDIUM_RATE = {"free": 2.0, "pro": 20.0, "business": 60.0}
@@ -24,6 +24,8 @@ PLAN_ALIASES = {
     "partner": "business",
 }
 
+#: ``--crop``: how a photo is cut to the square Zoom shows (through a circle).
+CROPS = ("none", "center", "face")
 
 #: A CSV's field separators, and the words that name them (``--delimiter tab``).
 DELIMITERS = {
@@ -112,6 +114,13 @@ def _delimiter(key: str, value: Any) -> str | None:
     return DELIMITERS[text.lower()]
 
 
+def _crop(key: str, value: Any) -> str:
+    text = (_text(key, value) or "").lower()
+    if text not in CROPS:
+        raise ConfigError(f"{key}: expected one of {', '.join(CROPS)}; got {value!r}")
+    return text
+
+
 def _hosts(key: str, value: Any) -> tuple[str, ...]:
     """Host names: a list (a config file, repeated flags) or one text of them."""
     if isinstance(value, str):
@@ -159,6 +168,7 @@ PARSERS: dict[str, Any] = {
     "force": _boolean,
     "fit": _boolean,
     "fit_max_edge": _positive_int,
+    "crop": _crop,
     "root": _path,
     "dry_run": _boolean,
     "report": _path,

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from ._config import Config
 from ._outputs import check_outputs
+from ._state import StateStore
 from ._window import ByteBudget
 from .manifest import COLUMNS, Manifest, ReadOptions, open_manifest
-from .photos import PhotoSource, Validators
+from .photos import PhotoSource, Validator, Validators
 
 if TYPE_CHECKING:
     from .directory import DirectoryManifest
 
-__all__ = ["Source", "directory_photos", "open_source"]
+__all__ = ["Source", "StateValidators", "directory_photos", "open_source"]
 
 #: What the rows of a run come from.
 Source: TypeAlias = "Manifest | DirectoryManifest"
@@ -72,3 +73,19 @@ def directory_photos(
         budget=budget,
         validators=validators,
     )
+
+
+class StateValidators:
+    """The state store's memory of photo URLs (ETag, Last-Modified, what they became), as the
+    URL photo source asks for it; a forecast's store is read, not written."""
+
+    def __init__(self, state: StateStore, *, read_only: bool) -> None:
+        self._state, self._read_only = state, read_only
+
+    def get(self, url: str) -> Validator | None:
+        found = self._state.url_record(url)
+        return None if found is None else Validator(*found)
+
+    def put(self, url: str, validator: Validator) -> None:
+        if not self._read_only:
+            self._state.record_url(url, tuple(validator))  # type: ignore[arg-type]

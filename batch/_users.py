@@ -16,6 +16,7 @@ from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
 from ._exceptions import InvalidRow
 from ._models import ManifestRow
 from ._state import user_key
+from ._words import excerpt
 
 #: Zoom user IDs are short URL-safe strings such as ``KDcuGIm1QgePTO8WbOqwIQ``.
 _USER_ID = re.compile(r"[A-Za-z0-9_-]{6,64}")
@@ -63,13 +64,13 @@ def check_user(raw: str) -> str:
         except EmailNotValidError as exc:
             reason = str(exc).rstrip(".")
             raise InvalidRow(
-                f"'{user}' is not a valid email address: {reason} — fix the user cell"
+                f"'{excerpt(user)}' is not a valid email address: {reason} — fix the user cell"
             ) from None
         return user
     if _USER_ID.fullmatch(user):
         return user
     raise InvalidRow(
-        f"'{user}' is not an email address, a Zoom user ID or 'me' — fix the user cell"
+        f"'{excerpt(user)}' is not an email address, a Zoom user ID or 'me' — fix the user cell"
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["human_size", "plural"]
+__all__ = ["CELL_EXCERPT", "excerpt", "human_size", "plural"]
+
+#: How much of a manifest cell a message quotes: more than any address (254) or file name (255).
+CELL_EXCERPT = 400
 
 # Decimal units: Zoom's "2M" is read as 2,000,000 bytes, and macOS's Finder and GNOME's Files
 # count sizes so too, so the size a message gives is the one the operator's file manager shows.
@@ -28,3 +31,15 @@ def human_size(n: int, *, beside: int | None = None) -> str:
     if beside is not None and n != beside and text == f"{beside / _MB:.1f} MB":
         return f"{n:,} bytes"
     return text
+
+
+def excerpt(cell: str, limit: int = CELL_EXCERPT) -> str:
+    """``cell`` as a message quotes it: whole when short, else its start and end around "…".
+
+    A manifest cell may hold up to a megabyte (a broken export): quoted whole, it would make
+    every message that names it, and the report and the page that hold the messages, as large.
+    """
+    if len(cell) <= limit:
+        return cell
+    tail = limit // 3  # a file's name and an address's domain are at the end
+    return f"{cell[: limit - tail - 1]}…{cell[-tail:]}"

@@ -6,7 +6,7 @@ command. BENCHMARKS.md keeps hand-written text outside ``<!-- BEGIN name -->`` /
 
     python bench/run_all.py [--quick] [--large] [--write] [--only NAME,...]
 
-NAME: pacing, latency, memory, fit, skip_unchanged, directory_rerun, scale, ablation, limiter
+NAME: pacing, latency, memory, fit, faces, skip_unchanged, directory_rerun, scale, ablation, limiter
 (all by default, in that order).
 """
 
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "latency": ("latency.py", []),
     "memory": ("latency.py", ["--memory"]),
     "fit": ("fit.py", []),
+    "faces": ("faces.py", []),
     "skip_unchanged": ("skip_unchanged.py", []),
     "directory_rerun": ("directory_rerun.py", []),
     "scale": ("scale.py", ["--profile", "--repeat", "3"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -511,3 +512,303 @@ def test_a_name_finder_says_whether_there_is_a_name_column() -> None:
     assert name_finder(["Vorname", "Nachname"])
     assert not name_finder(["E-mail", "First name", "Department"])
     assert not name_finder([])
+
+
+# --- the sheet shows nothing the run would refuse to read (issue 18, items 7, 8, 10) ----------
+
+
+def _cards(page: str) -> dict[str, str]:
+    """Each card's HTML by its user."""
+    return {
+        re.search(r'<div class="user">(.*?)</div>', card).group(1): card  # type: ignore[union-attr]
+        for card in re.findall(r"<article.*?</article>", page)
+    }
+
+
+def _bomb_png(path: Path, side: int) -> Path:
+    """A real, decodable PNG of side x side white pixels: a few hundred KB for 12000 px."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    squeeze = zlib.compressobj(9)
+    line = b"\0" + b"\xff" * side
+    pixels = b"".join(squeeze.compress(line) for _ in range(side)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+    path.write_bytes(png + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_photo_outside_root_is_not_opened(tmp_path: Path) -> None:
+    (tmp_path / "root").mkdir()
+    _photo(tmp_path / "root" / "in.jpg", (10, 200, 10))
+    _photo(tmp_path / "out.jpg", (200, 10, 10))
+    (tmp_path / "root" / "link.jpg").symlink_to(tmp_path / "out.jpg")  # leads outside
+    rows: list[Row] = [
+        (1, "in@x.com", "root/in.jpg", "uploaded", ""),
+        (2, "out@x.com", "out.jpg", "invalid", "outside"),
+        (3, "link@x.com", "root/link.jpg", "invalid", "outside"),
+    ]
+    report = _report(tmp_path / "r.csv", rows)
+    out = tmp_path / "s.html"
+    write_contact_sheet(
+        out, report, resolve=_resolver(tmp_path), title="t", counts={}, root=tmp_path / "root"
+    )
+    cards = _cards(out.read_text(encoding="utf-8"))
+    assert "<img" in cards["in@x.com"]
+    for user in ("out@x.com", "link@x.com"):
+        assert "<img" not in cards[user]
+        assert (
+            '<div class="thumb ph ph-refused" role="img" aria-label="Outside --root">'
+            in (cards[user])
+        )
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_real_12000_pixel_square_png_is_not_decoded(tmp_path: Path) -> None:
+    """The check refuses it (144 megapixels); decoding it for the page took 16 s and 1.2 GB."""
+    _bomb_png(tmp_path / "big.png", 12000)
+    assert (tmp_path / "big.png").stat().st_size < 500_000
+    page = _sheet(tmp_path, [(1, "a@x.com", "big.png", "invalid", "too large")])
+    assert "<img" not in page
+    assert 'aria-label="Not shown"' in page
+
+
+async def test_root_applies_to_the_contact_sheet_of_a_run(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """Issue 18 item 7, through the CLI (waits on the runner passing root= to the sheet)."""
+    (tmp_path / "root").mkdir()
+    _photo(tmp_path / "root" / "in.jpg", (10, 200, 10))
+    _photo(tmp_path / "out.jpg", (200, 10, 10))
+    (tmp_path / "m.csv").write_text(
+        "email,file\nin@example.com,root/in.jpg\nout@example.com,out.jpg\n", encoding="utf-8"
+    )
+    outcome = await cli(
+        ["validate", "m.csv", "--root", "root", "--report", "v.csv", "--html", "v.html"]
+    )
+    assert outcome.code == 1  # the row outside the root is invalid
+    cards = _cards((tmp_path / "v.html").read_text(encoding="utf-8"))
+    assert "<img" in cards["in@example.com"]
+    assert "<img" not in cards["out@example.com"]
+    assert 'aria-label="Outside --root"' in cards["out@example.com"]
+
+
+async def test_the_sheet_does_not_decode_what_the_check_refuses_as_too_large(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 8: the same pixel limit for the page as for the check. Pillow itself only
+    warns up to twice its limit: a 1.44-megapixel PNG under a 1-megapixel limit decoded."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    _bomb_png(tmp_path / "big.png", 1200)
+    _photo(tmp_path / "ok.jpg", (10, 200, 10))
+    (tmp_path / "m.csv").write_text(
+        "email,file\nbig@example.com,big.png\nok@example.com,ok.jpg\n", encoding="utf-8"
+    )
+    outcome = await cli(["validate", "m.csv", "--fit", "--report", "v.csv", "--html", "v.html"])
+    assert outcome.code == 1
+    big = next(r for r in csv.DictReader((tmp_path / "v.csv").open(encoding="utf-8-sig")))
+    assert big["status"] == "invalid" and "too large to process safely" in big["message"]
+    cards = _cards((tmp_path / "v.html").read_text(encoding="utf-8"))
+    assert "<img" not in cards["big@example.com"]
+    assert 'aria-label="Not shown"' in cards["big@example.com"]
+    assert "<img" in cards["ok@example.com"]
+
+
+async def test_a_megabyte_cell_with_html_neither_crashes_nor_is_quoted_whole(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """Issue 18 item 10: a file cell just under the manifest's 1 MB cell limit. Its message
+    quoted it whole, and the page could not read its own report back (exit 70)."""
+    from batch.manifest._csv import FIELD_LIMIT
+
+    long_file = "photos/" + "x" * (FIELD_LIMIT - 100) + ".jpg"
+    (tmp_path / "m.csv").write_text(f"email,file\na@example.com,{long_file}\n", encoding="utf-8")
+    outcome = await cli(["validate", "m.csv", "--report", "v.csv", "--html", "v.html"])
+    assert outcome.code == 1, outcome.err
+    with (tmp_path / "v.csv").open(encoding="utf-8-sig", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["status"] == "invalid"
+    assert len(row["message"]) < 600
+    assert row["message"].startswith("file cannot be opened: photos/xxx")
+    assert "…" in row["message"] and "xxx.jpg (File name too long)" in row["message"]
+    assert (tmp_path / "v.html").stat().st_size > len(long_file)  # the card shows the cell
+    assert csv.field_size_limit() == FIELD_LIMIT  # the reader's limit is back as it was
+
+
+async def test_a_megabyte_user_cell_is_quoted_shortened(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """Issue 18 item 10, for the user cell (waits on batch/_users.py quoting it shortened)."""
+    from batch.manifest._csv import FIELD_LIMIT
+
+    _photo(tmp_path / "a.jpg", (10, 200, 10))
+    user = "x" * (FIELD_LIMIT - 100) + "@example.com"
+    (tmp_path / "m.csv").write_text(f"email,file\n{user},a.jpg\n", encoding="utf-8")
+    outcome = await cli(["validate", "m.csv", "--report", "v.csv", "--html", "v.html"])
+    assert outcome.code == 1, outcome.err
+    limit = csv.field_size_limit(2**31 - 1)  # to read what is there, whatever its size
+    try:
+        with (tmp_path / "v.csv").open(encoding="utf-8-sig", newline="") as handle:
+            [row] = list(csv.DictReader(handle))
+    finally:
+        csv.field_size_limit(limit)
+    assert row["status"] == "invalid"
+    assert len(row["message"]) < 600, f"the message quotes {len(row['message']):,} characters"
+
+
+def test_the_report_is_read_back_with_no_tighter_cell_limit_than_it_was_written_with(
+    tmp_path: Path, mixed: list[Row]
+) -> None:
+    limit = csv.field_size_limit()
+    huge = "y" * (limit + 10)  # a message longer than the csv module's limit of the moment
+    page = _sheet(tmp_path, [*mixed, (8, "z@x.com", "u1.jpg", "invalid", huge)])
+    assert page.count("<article") == 8 and huge in page
+    assert csv.field_size_limit() == limit
+
+
+# --- --crop: the circle is what the check cut -------------------------------------------------
+
+
+def _cropped_report(tmp_path: Path, rows: Sequence[tuple[str, str, str]]) -> Path:
+    """A report as the run writes it: (user, file, sha256) per row, uploaded."""
+    writer = ReportWriter(tmp_path / "r.csv", [])
+    for number, (user, file, digest) in enumerate(rows, start=1):
+        writer.add(
+            RowResult(number, user, file, Status.UPLOADED, sha256=digest or None, crop="face")
+        )
+    writer.close()
+    return tmp_path / "r.csv"
+
+
+def test_after_crop_the_circle_is_the_preview_of_what_was_cut(tmp_path: Path) -> None:
+    from batch.photos import Previews, prepare_image
+
+    # A wide photo: red left, blue centre, green right; --crop center keeps the blue.
+    wide = Image.new("RGB", (300, 100), (200, 20, 20))
+    wide.paste((20, 20, 200), (100, 0, 200, 100))
+    wide.paste((20, 200, 20), (200, 0, 300, 100))
+    wide.save(tmp_path / "wide.jpg", "JPEG", quality=95)
+    _photo(tmp_path / "plain.jpg", (120, 120, 120))
+    image = prepare_image(
+        (tmp_path / "wide.jpg").read_bytes(), filename="wide.jpg", fit=True, crop="center"
+    )
+    previews = Previews()
+    previews.add(image)
+    report = _cropped_report(
+        tmp_path, [("a@x.com", "wide.jpg", image.sha256), ("b@x.com", "plain.jpg", "")]
+    )
+    out = tmp_path / "s.html"
+    write_contact_sheet(
+        out, report, resolve=_resolver(tmp_path), title="t", counts={}, previews=previews
+    )
+    previews.close()
+    page = out.read_text(encoding="utf-8")
+    cards = _cards(page)
+    (circle,) = _thumbnails(cards["a@x.com"])
+    assert circle.size == (96, 96)
+    pixel = circle.convert("RGB").getpixel((48, 48))
+    assert isinstance(pixel, tuple) and pixel[2] > 150 and pixel[0] < 80
+    # Beside it, the whole photo, 96 px, with the square kept drawn on it.
+    (whole,) = _wholes(cards["a@x.com"])
+    assert whole.size == (96, 32)
+    assert (
+        '<span class="square" style="left:33.3%;top:0.0%;width:33.3%;height:100.0%">'
+        in (cards["a@x.com"])
+    )
+    # A row the check never reached has no crop to show: the page says so, never guesses.
+    assert 'aria-label="Not checked: no crop"' in cards["b@x.com"]
+    assert _wholes(cards["b@x.com"]) and not _thumbnails(cards["b@x.com"])
+
+
+def test_a_preview_needs_no_file_on_disk(tmp_path: Path) -> None:
+    """A photo at a URL (or in a directory) was read by the run: its preview is shown alone."""
+    from batch.photos import Previews, prepare_image
+
+    _photo(tmp_path / "elsewhere.jpg", (20, 20, 200), size=(300, 200))
+    data = (tmp_path / "elsewhere.jpg").read_bytes()
+    image = prepare_image(data, filename="a.jpg", fit=True, crop="center")
+    previews = Previews()
+    previews.add(image)
+    report = _cropped_report(tmp_path, [("a@x.com", "https://hr.test/a.jpg", image.sha256)])
+    out = tmp_path / "s.html"
+    write_contact_sheet(
+        out, report, resolve=_resolver(tmp_path), title="t", counts={}, previews=previews
+    )
+    page = out.read_text(encoding="utf-8")
+    assert len(_thumbnails(page)) == 1 and not _wholes(page)
+
+
+def test_a_crop_that_fell_back_is_pointed_out(tmp_path: Path) -> None:
+    from batch.photos import Previews, prepare_image
+
+    _photo(tmp_path / "flat.jpg", (120, 160, 200), size=(200, 300))
+    image = prepare_image(
+        (tmp_path / "flat.jpg").read_bytes(), filename="flat.jpg", fit=True, crop="face"
+    )
+    previews = Previews()
+    previews.add(image)
+    report = _cropped_report(tmp_path, [("a@x.com", "flat.jpg", image.sha256)])
+    out = tmp_path / "s.html"
+    write_contact_sheet(
+        out, report, resolve=_resolver(tmp_path), title="t", counts={}, previews=previews
+    )
+    assert '<div class="cropnote">cropped to the centre: no face found</div>' in out.read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_crop_preview_renders_through_a_circle_in_a_real_browser(tmp_path: Path) -> None:
+    from batch.photos import Previews, prepare_image
+
+    wide = Image.new("RGB", (900, 300), (20, 20, 200))  # all blue: the circle is easy to find
+    wide.save(tmp_path / "wide.jpg", "JPEG", quality=95)
+    image = prepare_image(
+        (tmp_path / "wide.jpg").read_bytes(), filename="wide.jpg", fit=True, crop="center"
+    )
+    previews = Previews()
+    previews.add(image)
+    report = _cropped_report(tmp_path, [("a@x.com", "wide.jpg", image.sha256)])
+    write_contact_sheet(
+        tmp_path / "s.html",
+        report,
+        resolve=_resolver(tmp_path),
+        title="t",
+        counts={},
+        previews=previews,
+    )
+    png = tmp_path / "s.png"
+    command = chromium_screenshot(tmp_path / "s.html", png, size=(800, 400))
+    if command is None:
+        if os.environ.get("ZOOM_BATCH_CI"):
+            pytest.fail("CI must run this test, but Debian's chromium is not installed")
+        pytest.skip("Debian's chromium is not installed")
+    subprocess.run(command, check=True, capture_output=True, timeout=90)
+    with Image.open(png) as shot:
+        rgb = shot.convert("RGB")
+    blue = [
+        (x, y)
+        for y in range(rgb.height)
+        for x in range(rgb.width)
+        if _near(rgb.getpixel((x, y)), (20, 20, 200))
+    ]
+    xs, ys = [x for x, _ in blue], [y for _, y in blue]
+    # The circle (96 across) and, right of it, the whole photo (96x32).
+    left, right, top, bottom = min(xs), max(xs), min(ys), max(ys)
+    assert 90 <= right - left <= 200 and 90 <= bottom - top <= 100, (left, right, top, bottom)
+    circle = [(x, y) for x, y in blue if x < left + 100]
+    cx = sum(x for x, _ in circle) / len(circle)
+    cy = sum(y for _, y in circle) / len(circle)
+    # Round, not square: a 96 px disc covers ~7,240 px (pi r^2), a square 9,216; its corners
+    # are the card's white.
+    assert 6500 < len(circle) < 8000, len(circle)
+    assert not _near(rgb.getpixel((round(cx) - 46, round(cy) - 46)), (20, 20, 200))
+
+
+def _near(pixel: object, colour: tuple[int, int, int]) -> bool:
+    assert isinstance(pixel, tuple)
+    return sum(abs(a - b) for a, b in zip(pixel, colour, strict=False)) < 60

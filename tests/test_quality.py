@@ -49,6 +49,9 @@ def test_start_up_leaves_out_what_a_plain_run_does_not_use() -> None:
     YAML file, a first retry, a terminal to draw on, a request to send, a photo to check)."""
     unused = (
         "batch.simulator",
+        "cv2",
+        "numpy",
+        "skimage",
         "aiohttp",
         "yaml",
         "tenacity",

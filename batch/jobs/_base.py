@@ -91,6 +91,7 @@ class RowNotes:
     bytes: int | None = None
     sha256: str | None = None
     original_bytes: int | None = None
+    crop: str | None = None  #: how ``--crop`` cut the photo checked (``RowResult.crop``)
 
 
 class RowJob:
@@ -159,6 +160,8 @@ class RowJob:
             result.bytes, result.sha256 = notes.bytes, notes.sha256
         if result.original_bytes is None:
             result.original_bytes = notes.original_bytes
+        if result.crop is None:
+            result.crop = notes.crop
         took = context.clock() - begun
         result.duration_ms = round(took * 1000)
         if tries.sent and context.window is not None:

@@ -18,7 +18,7 @@ from .._state import UploadRecord
 from .._users import Claim
 from .._window import READ_BUFFER, ByteBudget
 from .._words import human_size
-from ..photos import Checked, PhotoSource
+from ..photos import Checked, PhotoSource, crop_of, crop_words
 from ._base import JobContext, RowJob, RowNotes, row_result
 
 __all__ = ["UploadJob"]
@@ -80,7 +80,9 @@ class UploadJob(RowJob):
             facts.sha256,
             facts.original_size,
         )
-        fitted = _fitted(facts, fit=self.fit) + noted
+        # How --crop cut it; "none" when --fit sent it uncut (the report's crop column).
+        notes.crop = crop_of(facts) or ("none" if self.fit else None)
+        fitted = _fitted(facts, fit=self.fit) + _cropped(notes.crop) + noted
         # The file's own hash differed; with --fit the bytes sent may still be the same.
         if record is not None and record.sha256 == facts.sha256:
             return self._unchanged(row, record)
@@ -151,6 +153,12 @@ class _Held:
         if self._budget is not None:
             self._budget.give(self._held)
         self._held = 0
+
+
+def _cropped(crop: str | None) -> str:
+    """``; cropped around the face``, ``; cropped to the centre: no face found``, or ""."""
+    words = crop_words(crop)
+    return f"; {words}" if words else ""
 
 
 def _fitted(facts: ImageFacts, *, fit: bool) -> str:

@@ -18,7 +18,9 @@ from typing import Final
 
 from .._exceptions import InvalidRow
 from .._models import PreparedImage
+from .._words import CELL_EXCERPT, excerpt
 from ._decode import check_image
+from ._faces import CENTER, FACE, NONE
 from ._fit import PILLOW_FORMATS, fit_to_jpeg
 from ._rules import (
     DEFAULT_FIT_MAX_EDGE,
@@ -36,17 +38,22 @@ from ._sniff import SNIFF_BYTES, describe, sniff
 from ._strip import locate
 
 __all__ = [
+    "CELL_EXCERPT",
     "DEFAULT_FIT_MAX_EDGE",
     "MAX_FIT_SOURCE_BYTES",
     "MAX_UPLOAD_BYTES",
     "MIN_FIT_MAX_EDGE",
     "check_file",
+    "excerpt",
     "not_found",
     "prepare_image",
     "sniff",
 ]
 
 _ZOOM_TYPES: Final = {"jpeg": "image/jpeg", "png": "image/png"}
+#: The most characters of a cell a message quotes (:func:`excerpt`): more than any valid email
+#: address (254) or file name (255 bytes) holds, so only a broken cell is shortened.
+_CROPS: Final = (NONE, CENTER, FACE)
 
 
 def check_file(path: Path, *, shown: str | None = None, fit: bool = False) -> int:
@@ -55,7 +62,7 @@ def check_file(path: Path, *, shown: str | None = None, fit: bool = False) -> in
     ``shown`` is the name the user wrote (e.g. ``photos/jane.jpg``); messages use it, and
     ``path`` itself when it is not given.
     """
-    name = str(path) if shown is None else shown
+    name = excerpt(str(path) if shown is None else shown)
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -90,6 +97,7 @@ def prepare_image(
     filename: str,
     fit: bool = False,
     max_edge: int = DEFAULT_FIT_MAX_EDGE,
+    crop: str = NONE,
 ) -> PreparedImage:
     """Check a photo's bytes and return what to send to Zoom.
 
@@ -98,10 +106,16 @@ def prepare_image(
     one whose EXIF says it is stored sideways is re-encoded upright. With ``fit``, any other
     picture (too large, GIF, WebP, BMP, TIFF, AVIF, HEIC when pillow-heif is installed) becomes
     a JPEG: upright, without metadata, longest edge at most ``max_edge``, at most 2 MB.
+    ``crop`` (``center`` or ``face``, with ``fit`` only) cuts every picture to a square first,
+    so even a compliant one is re-encoded: a :class:`~._fit.CroppedImage` says how it was cut.
     Raises :class:`InvalidRow` for anything else.
     """
     if max_edge < MIN_FIT_MAX_EDGE:
         raise ValueError(f"max_edge must be at least {MIN_FIT_MAX_EDGE}, got {max_edge}")
+    if crop not in _CROPS:
+        raise ValueError(f"crop must be one of {', '.join(_CROPS)}, got {crop!r}")
+    if crop != NONE and not fit:
+        raise ValueError("crop needs fit: only what --fit re-encodes is cropped")
     if not data:
         raise InvalidRow(EMPTY)
     kind = sniff(data[:SNIFF_BYTES])
@@ -112,6 +126,15 @@ def prepare_image(
     if kind in _ZOOM_TYPES and len(data) <= MAX_UPLOAD_BYTES:
         width, height = check_image(data, kind)
         located = locate(data, kind)
+        if crop != NONE:  # the same verdict as without --crop, then always cut and re-encoded
+            return fit_to_jpeg(
+                data,
+                kind,
+                filename=filename,
+                max_edge=max_edge,
+                orientation=located.orientation,
+                crop=crop,
+            )
         if located.orientation != 1:
             # Stored sideways: Zoom shows the pixels as stored, so the face would lie on its
             # side. Re-encoded upright at the same size (which also drops every metadata block).
@@ -136,7 +159,7 @@ def prepare_image(
         raise InvalidRow(
             f"file is {describe(kind)}; Zoom accepts JPEG or PNG — convert it or run with --fit"
         )
-    return fit_to_jpeg(data, kind, filename=filename, max_edge=max_edge)
+    return fit_to_jpeg(data, kind, filename=filename, max_edge=max_edge, crop=crop)
 
 
 def _with_suffix(filename: str, kind: str) -> str:

@@ -23,10 +23,12 @@ import aiofiles
 from .._exceptions import InvalidRow
 from .._models import ImageFacts, ManifestRow, PreparedImage
 from .._window import ByteBudget
-from ._check import DEFAULT_FIT_MAX_EDGE, check_file, not_found, prepare_image
+from ._check import DEFAULT_FIT_MAX_EDGE, check_file, excerpt, not_found, prepare_image
+from ._faces import NONE
+from ._preview import Previews
 from ._source import Checked
 
-__all__ = ["IMAGE_CACHE_SIZE", "LocalFiles", "cannot_read"]
+__all__ = ["IMAGE_CACHE_SIZE", "LocalFiles", "cannot_read", "within_root"]
 
 #: Files up to this size are read and hashed on the event loop; larger ones in a thread
 #: (measured: inline is faster below ~200 KB, a thread above ~400 KB).
@@ -69,7 +71,12 @@ class _Identity(NamedTuple):
 
 
 class LocalFiles:
-    """The :class:`~batch.photos.PhotoSource` of photos on disk."""
+    """The :class:`~batch.photos.PhotoSource` of photos on disk.
+
+    ``crop`` (``center``, ``face``; with ``fit``) cuts each photo to a square
+    (:mod:`._faces`), on the photo pool's threads like the rest of the check. ``previews``,
+    when given, receives every photo prepared, for the contact sheet.
+    """
 
     def __init__(
         self,
@@ -78,9 +85,16 @@ class LocalFiles:
         fit_max_edge: int = DEFAULT_FIT_MAX_EDGE,
         root: Path | None,
         budget: ByteBudget | None = None,
+        crop: str = NONE,
+        previews: Previews | None = None,
     ) -> None:
+        if crop != NONE and not fit:
+            raise ValueError("crop needs fit: only what --fit re-encodes is cropped")
         self._fit = fit
         self._max_edge = fit_max_edge
+        self._crop = crop
+        #: Where each photo prepared leaves a thumbnail for the contact sheet (``--html``).
+        self._previews = previews
         self._root = root.resolve() if root is not None else None
         self._cache: OrderedDict[_Identity, ImageFacts | InvalidRow] = OrderedDict()
         self.decoded = 0  #: images decoded (cache misses), for tests and benchmarks
@@ -97,16 +111,11 @@ class LocalFiles:
     def _path_of(self, row: ManifestRow) -> Path:
         if row.path is None:
             raise InvalidRow("no file on this row — add the photo's file name")
-        if self._root is not None:
-            try:
-                real = row.path.resolve()
-            except (OSError, RuntimeError):
-                real = row.path
-            if not real.is_relative_to(self._root):
-                raise InvalidRow(
-                    f"file {row.file} is outside the allowed folder {self._root} (--root)"
-                    " — move the photo into that folder or fix the path"
-                )
+        if not within_root(row.path, self._root):
+            raise InvalidRow(
+                f"file {excerpt(row.file)} is outside the allowed folder {self._root} (--root)"
+                " — move the photo into that folder or fix the path"
+            )
         return row.path
 
     async def inspect(self, row: ManifestRow) -> Checked:
@@ -142,8 +151,9 @@ class LocalFiles:
             self._cache.popitem(last=False)
 
     async def _prepare(self, path: Path, shown: str) -> PreparedImage:
+        shown = excerpt(shown)
         size = check_file(path, shown=shown, fit=self._fit)
-        if size <= _CHECK_INLINE_LIMIT and not self._fit:
+        if size <= _CHECK_INLINE_LIMIT and not self._fit and self._previews is None:
             # A small photo checks in well under a millisecond; a thread hop costs as much.
             return prepare_image(self._read_photo(path, shown), filename=path.name)
         # Checking, re-encoding and hashing a large file is CPU work: off the loop, on one thread
@@ -166,7 +176,12 @@ class LocalFiles:
 
     def _read_and_prepare(self, path: Path, shown: str) -> PreparedImage:
         data = self._read_photo(path, shown)
-        return prepare_image(data, filename=path.name, fit=self._fit, max_edge=self._max_edge)
+        image = prepare_image(
+            data, filename=path.name, fit=self._fit, max_edge=self._max_edge, crop=self._crop
+        )
+        if self._previews is not None:
+            self._previews.add(image)  # here, in the pool's thread: a preview is a decode
+        return image
 
     def _read_photo(self, path: Path, shown: str) -> bytes:
         """The photo's bytes to check, its reading failures as the row's; blocking, so called
@@ -201,7 +216,7 @@ class LocalFiles:
         try:
             data = await _read(path, facts.size)
         except OSError as exc:
-            raise InvalidRow(cannot_read(row.file, exc)) from None
+            raise InvalidRow(cannot_read(excerpt(row.file), exc)) from None
         if len(data) != facts.size or await _sha256(data) != facts.sha256:
             # Changed since it was checked, or what is sent is not the file as it is (its GPS
             # metadata taken out): check it again.
@@ -216,6 +231,21 @@ class LocalFiles:
             source_offset=0,
         )
         return _streamed(image, path)
+
+
+def within_root(path: Path, root: Path | None) -> bool:
+    """True when ``path`` (links followed) lies inside ``root`` (already resolved), or no root.
+
+    The one test of ``--root``: the photo sources and the contact sheet both ask it, so the
+    sheet shows nothing a run would refuse to read.
+    """
+    if root is None:
+        return True
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        real = path
+    return real.is_relative_to(root)
 
 
 def _streamed(image: PreparedImage, path: Path) -> PreparedImage:

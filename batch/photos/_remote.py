@@ -38,6 +38,8 @@ from .._exceptions import ApiError, ConfigError, InvalidRow, RowError, Transient
 from .._fetch import DEFAULT_MAX_BYTES, FetchPolicy, FetchWords, HostRules
 from .._models import ManifestRow, PreparedImage
 from ._check import DEFAULT_FIT_MAX_EDGE, prepare_image
+from ._faces import NONE
+from ._preview import Previews
 from ._source import Checked, PhotoSource
 
 if TYPE_CHECKING:
@@ -196,8 +198,8 @@ class Validator(NamedTuple):
     sha256: str  #: of the bytes the download became: checked, GPS taken out, ``--fit``
     size: int  #: of those bytes
     source_sha256: str  #: of the bytes downloaded
-    #: The settings that made ``sha256`` from them (``"as is"``, ``"fit 1024"``): a record made
-    #: under other settings is not trusted.
+    #: The settings that made ``sha256`` from them (``"as is"``, ``"fit 1024"``,
+    #: ``"fit 1024 crop face"``): a record made under other settings is not trusted.
     prepared: str
 
 
@@ -234,13 +236,21 @@ class RemotePhotos:
         fit: bool = False,
         fit_max_edge: int = DEFAULT_FIT_MAX_EDGE,
         validators: Validators | None = None,
+        crop: str = NONE,
+        previews: Previews | None = None,
     ) -> None:
+        if crop != NONE and not fit:
+            raise ValueError("crop needs fit: only what --fit re-encodes is cropped")
         self._fetcher = fetcher
         self._policy = policy
         self._fit = fit
         self._max_edge = fit_max_edge
+        self._crop = crop
+        self._previews = previews  #: thumbnails for the contact sheet, as LocalFiles
         self._validators = validators
         self._prepared = f"fit {fit_max_edge}" if fit else "as is"
+        if crop != NONE:  # "fit 1024 crop face": a record made without the crop is not trusted
+            self._prepared += f" crop {crop}"
         self._kept: OrderedDict[ManifestRow, Download | RowError] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
         self.downloads = 0  #: photos downloaded (200 answers), for tests and benchmarks
@@ -338,7 +348,7 @@ class RemotePhotos:
     async def _prepare(self, data: bytes, filename: str) -> tuple[PreparedImage, str]:
         """The image to send and the sha256 of the download; a large one off the loop, on one
         thread per core (as local files: the photos decoded at once are bounded by the cores)."""
-        if len(data) <= _CHECK_INLINE_LIMIT and not self._fit:
+        if len(data) <= _CHECK_INLINE_LIMIT and not self._fit and self._previews is None:
             return self._prepare_now(data, filename)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
@@ -348,7 +358,11 @@ class RemotePhotos:
         return await loop.run_in_executor(self._executor, self._prepare_now, data, filename)
 
     def _prepare_now(self, data: bytes, filename: str) -> tuple[PreparedImage, str]:
-        image = prepare_image(data, filename=filename, fit=self._fit, max_edge=self._max_edge)
+        image = prepare_image(
+            data, filename=filename, fit=self._fit, max_edge=self._max_edge, crop=self._crop
+        )
+        if self._previews is not None:
+            self._previews.add(image)
         return image, hashlib.sha256(data).hexdigest()
 
 
