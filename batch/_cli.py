@@ -99,14 +99,16 @@ def _load_settings(
     return config, file_settings
 
 
-def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStack) -> Any:
+def _observers(
+    args: argparse.Namespace, again: list[str], err: TextIO, stack: contextlib.ExitStack
+) -> Any:
     from .ui import ConsoleProgress, JsonLog, Observers, TextLog
 
     console = ConsoleProgress(
         stream=err,
         quiet=args.quiet,
         manifest=str(args.manifest),
-        again=again_words(build_parser(), args),
+        again=again,
         remembers=not (getattr(args, "no_state", None) or getattr(args, "force", None)),
     )
     stack.callback(console.close)
@@ -127,7 +129,11 @@ def _observers(args: argparse.Namespace, err: TextIO, stack: contextlib.ExitStac
 
 
 async def _execute(
-    args: argparse.Namespace, config: Config, simulator: SimulatorOptions | None, err: TextIO
+    args: argparse.Namespace,
+    again: list[str],
+    config: Config,
+    simulator: SimulatorOptions | None,
+    err: TextIO,
 ) -> int:
     from ._runner import run_manifest
 
@@ -136,7 +142,7 @@ async def _execute(
     received: list[int] = []
     loop = asyncio.get_running_loop()
     with contextlib.ExitStack() as stack:
-        observer = _observers(args, err, stack)
+        observer = _observers(args, again, err, stack)
         async with simulated(config, simulator if not config.dry_run else None) as config:
             run = run_manifest(
                 config, args.manifest, job=job, manifest_format=args.format, observer=observer
@@ -171,7 +177,9 @@ async def _execute(
     return summary.exit_code  # 130 or 143 after a signal, as the JSON summary says
 
 
-def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: TextIO) -> int:
+def _run_command(
+    args: argparse.Namespace, again: list[str], environ: Mapping[str, str], err: TextIO
+) -> int:
     config, file_settings = _load_settings(args, environ)
     simulator = None
     if not getattr(args, "simulate", False):
@@ -194,7 +202,7 @@ def _run_command(args: argparse.Namespace, environ: Mapping[str, str], err: Text
     # of the collector's walk; unfrozen afterwards for callers of main() in a process.
     gc.freeze()
     try:
-        return asyncio.run(_execute(args, config, simulator, err))
+        return asyncio.run(_execute(args, again, config, simulator, err))
     finally:
         gc.unfreeze()
 
@@ -219,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "validate", "remove", "undo", "audit"):
             if args.command == "undo" and args.manifest.is_dir():
                 args.manifest = args.manifest / "backup.csv"  # undo DIR: its backup.csv
-            return _run_command(args, environ, sys.stderr)
+            # The parser built once: the words a suggested next command repeats.
+            return _run_command(args, again_words(parser, args), environ, sys.stderr)
         if args.command == "simulate":
             return simulate_command(args, environ, sys.stdout)
         from ._scan import scan_command

@@ -21,33 +21,13 @@ from batch._models import RowResult, RunSummary, Status
 from batch.ui import ConsoleProgress, ProblemRows, Slowdown, closing_text, forecast
 
 from .conftest import Photos, make_jpeg, report_rows, sim_args, sim_env, status_counts
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def row(n: int, status: Status = Status.UPLOADED, **kw: Any) -> RowResult:
-    return RowResult(row=n, user=f"user{n}@example.com", file=f"u{n}.jpg", status=status, **kw)
+from .test_progress import FakeClock, row
+from .test_progress import summary as progress_summary
 
 
 def summary(counts: dict[Status, int], **kw: Any) -> RunSummary:
-    defaults: dict[str, Any] = {
-        "started_at": "2026-11-28T10:00:00Z",
-        "finished_at": "2026-11-28T10:07:01Z",
-        "duration_s": 421.0,
-        "requests_sent": 8000,
-        "uploads_per_second": 19.3,
-        "rate": 19.4,
-        "report_path": "reports/x.csv",
-        "summary_path": "reports/x.json",
-        "total": sum(counts.values()),
-    }
-    return RunSummary(counts=counts, **{**defaults, **kw})
+    """test_progress's summary, with ``total`` the rows counted."""
+    return progress_summary(counts, **{"total": sum(counts.values()), **kw})
 
 
 def listed(*results: RowResult) -> list[str]:
